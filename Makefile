@@ -1,0 +1,54 @@
+# The two set-up commands are `make run` and `make test`; see README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgres lint format migrate check bench bench-quick clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
+test: $(STAMP)
+	$(MAKE) test-sqlite
+	@case "$$DATABASE_URL" in \
+	  postgres://*|postgresql://*|pgsql://*) $(MAKE) test-postgres ;; \
+	  *) echo "DATABASE_URL names no PostgreSQL database: skipped the PostgreSQL run." ;; \
+	esac
+
+test-sqlite: $(STAMP)
+	env -u DATABASE_URL $(BIN)/pytest
+
+test-postgres: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,76 @@
+"""Sign-up, the user list and the token endpoint."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.serializers import (
+    TokenCreateSerializer,
+    TokenSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+)
+from accounts.services import user_sign_up
+
+
+class UserViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Sign up (anyone); list and read users (staff: all, others: themselves)."""
+
+    serializer_class = UserSerializer
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action == "create":
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_serializer_class(self) -> type:
+        return UserCreateSerializer if self.action == "create" else UserSerializer
+
+    def get_queryset(self) -> QuerySet[User]:
+        users = User.objects.order_by("id")
+        if self.request.user.is_staff:
+            return users
+        return users.filter(pk=self.request.user.pk)
+
+    @extend_schema(
+        request=UserCreateSerializer,
+        responses={201: UserSerializer, 200: UserSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        params = UserCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user, created = user_sign_up(**params.validated_data)
+        body = UserSerializer(user).data
+        if not created:
+            return Response(body, status=status.HTTP_200_OK)
+        location = reverse("user-detail", args=[user.pk], request=request)
+        return Response(
+            body, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+
+class TokenView(APIView):
+    """Exchange an e-mail and password for an API token.
+
+    The reply is a credential: the view opts out of idempotency records.
+    """
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    idempotency_exempt = True
+    serializer_class = TokenCreateSerializer
+
+    @extend_schema(request=TokenCreateSerializer, responses={200: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        params = TokenCreateSerializer(data=request.data, context={"request": request})
+        params.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=params.validated_data["user"])
+        return Response({"token": token.key}, status=status.HTTP_200_OK)

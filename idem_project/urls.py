@@ -1,0 +1,31 @@
+"""The project's URLs: the API under /api/, the original /upload path, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.views import TokenView, UserViewSet
+from orders.views import OrderViewSet
+from uploads.views import PhotoViewSet, UploadView
+from webhooks.views import PaymentWebhookView
+
+router = DefaultRouter()
+router.register("users", UserViewSet, basename="user")
+router.register("photos", PhotoViewSet, basename="photo")
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = [
+    path("api/", include(router.urls)),
+    path("api/auth/token/", TokenView.as_view(), name="auth-token"),
+    path(
+        "api/webhooks/payments/",
+        PaymentWebhookView.as_view(),
+        name="webhook-payments",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("upload", UploadView.as_view(), name="upload"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""The Idem test suite; it runs under both pytest and ``manage.py test``."""

@@ -1,0 +1,10 @@
+"""Configuration of the webhooks app."""
+
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    """The webhooks app."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "webhooks"
