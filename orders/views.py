@@ -1,10 +1,103 @@
-"""Views of the orders app."""
+"""Orders: create by client id, list and read one's own, and move through states."""
 
-from rest_framework import viewsets
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from orders.models import Order
+from orders.serializers import OrderCreateSerializer, OrderSerializer
+
+_TRANSITION_SCHEMA = extend_schema(
+    request=None,
+    responses={
+        200: OrderSerializer,
+        404: OpenApiResponse(description="No such order of the caller's."),
+        409: OpenApiResponse(
+            description="Not allowed from the current status (`invalid_transition`)."
+        ),
+    },
+)
 
 
-class OrderViewSet(viewsets.ViewSet):
-    """Orders."""
+@extend_schema_view(
+    list=extend_schema(summary="List the caller's orders, newest first"),
+    retrieve=extend_schema(
+        summary="Read one of the caller's orders",
+        responses={
+            200: OrderSerializer,
+            404: OpenApiResponse(description="No such order of the caller's."),
+        },
+    ),
+)
+class OrderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The caller's orders; a retried create or transition changes nothing."""
 
-    def list(self, request):  # noqa: ANN001, ANN201
-        raise NotImplementedError
+    # For schema generation only; every request goes through get_queryset().
+    queryset = Order.objects.none()
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return (
+            Order.objects.filter(owner=self.request.user)
+            .prefetch_related("events")
+            .order_by("-created_at", "-id")
+        )
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "create":
+            return OrderCreateSerializer
+        return OrderSerializer
+
+    @extend_schema(
+        summary="Create an order once per client_id",
+        request=OrderCreateSerializer,
+        responses={
+            201: OrderSerializer,
+            200: OpenApiResponse(
+                OrderSerializer, description="A retry: the existing order."
+            ),
+            400: OpenApiResponse(description="Invalid input, with field errors."),
+            422: OpenApiResponse(
+                description="The client_id was used with another product or "
+                "quantity (`client_id_mismatch`)."
+            ),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        params = OrderCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        order, created = Order.objects.get_or_create_by_client_id(
+            owner=request.user, **params.validated_data
+        )
+        body = OrderSerializer(order).data
+        if not created:
+            return Response(body, status=status.HTTP_200_OK)
+        location = reverse("order-detail", args=[order.pk], request=request)
+        return Response(
+            body, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+    @_TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def process(self, request: Request, pk: str) -> Response:
+        return self._transition(to=Order.Status.PROCESSING)
+
+    @_TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        return self._transition(to=Order.Status.COMPLETED)
+
+    @_TRANSITION_SCHEMA
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._transition(to=Order.Status.CANCELLED)
+
+    def _transition(self, *, to: str) -> Response:
+        # get_object() scopes to the caller and answers 404 for any other order.
+        order, _ = Order.objects.transition(self.get_object().pk, to=to)
+        return Response(OrderSerializer(order).data, status=status.HTTP_200_OK)
