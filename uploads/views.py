@@ -1,15 +1,94 @@
-"""Views of the uploads app."""
+"""Photos under /api/photos/ and the original /upload path."""
 
-from rest_framework import viewsets
+from urllib.parse import quote
+
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from uploads.models import Photo
+from uploads.serializers import (
+    PhotoCreateSerializer,
+    PhotoSerializer,
+    UploadCreateSerializer,
+)
+from uploads.services import photo_create
 
-class PhotoViewSet(viewsets.ViewSet):
-    """Photos."""
 
-    def list(self, request):  # noqa: ANN001, ANN201
-        raise NotImplementedError
+def _photo_reply(request: Request, photo: Photo, *, created: bool) -> Response:
+    """Answer 201 with a Location for a new photo, 200 for a retry."""
+    body = PhotoSerializer(photo, context={"request": request}).data
+    if not created:
+        return Response(body, status=status.HTTP_200_OK)
+    location = reverse("photo-detail", args=[photo.pk], request=request)
+    return Response(
+        body, status=status.HTTP_201_CREATED, headers={"Location": location}
+    )
+
+
+class PhotoViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Create, list and read the caller's photos, and download their files."""
+
+    serializer_class = PhotoSerializer
+
+    def get_queryset(self) -> QuerySet[Photo]:
+        return Photo.objects.owned_by(self.request.user)
+
+    @extend_schema(
+        request=PhotoCreateSerializer,
+        responses={201: PhotoSerializer, 200: PhotoSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        params = PhotoCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        photo, created = photo_create(owner=request.user, **params.validated_data)
+        return _photo_reply(request, photo, created=created)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="file", url_name="file")
+    def file(self, request: Request, pk: str | None = None) -> FileResponse:
+        """Stream the photo's stored file to its owner."""
+        photo = self.get_object()
+        if not photo.file:
+            raise NotFound(_("This photo has no file."))
+        response = FileResponse(
+            default_storage.open(photo.file.name, "rb"),
+            content_type="application/octet-stream",
+        )
+        # The filename is arbitrary client text: percent-encode all of it.
+        response["Content-Disposition"] = (
+            f'attachment; filename="photo-{photo.pk}"; '
+            f"filename*=utf-8''{quote(photo.filename, safe='')}"
+        )
+        return response
 
 
 class UploadView(APIView):
-    """The original /upload path."""
+    """Create a photo at the original ``POST /upload`` path, for the caller only."""
+
+    serializer_class = UploadCreateSerializer
+
+    @extend_schema(
+        request=UploadCreateSerializer,
+        responses={201: PhotoSerializer, 200: PhotoSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        params = UploadCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        fields = params.validated_data
+        if fields.pop("user_id") != request.user.pk:
+            raise PermissionDenied(_("user_id must be your own user id."))
+        photo, created = photo_create(owner=request.user, **fields)
+        return _photo_reply(request, photo, created=created)
