@@ -1,12 +1,8 @@
-"""The project's single DRF exception handler and the errors every app shares."""
-
-from typing import Any
+"""Errors that several apps share."""
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class PayloadTooLarge(APIException):
@@ -23,13 +19,3 @@ class ClientIdMismatch(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "client_id_mismatch"
     default_detail = _("This client_id was already used with a different payload.")
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Delegate to DRF, then put the stable ``code`` beside every ``detail``."""
-    response = exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict):
-        detail = response.data.get("detail")
-        if detail is not None:
-            response.data["code"] = getattr(detail, "code", "error")
-    return response
