@@ -8,3 +8,6 @@ class WebhooksConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "webhooks"
+
+    def ready(self) -> None:
+        from webhooks import checks  # noqa: F401  registers the checks

@@ -1,7 +1,70 @@
-"""Views of the webhooks app."""
+"""The payment provider's webhook endpoint."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from idem_project.exceptions import PayloadTooLarge
+from webhooks.serializers import (
+    PaymentEventSerializer,
+    WebhookEventResultSerializer,
+    event_body_parse,
+)
+from webhooks.services import payment_event_receive
+from webhooks.signatures import signature_verify
+
+
+def _raw_body(request: Request) -> bytes:
+    """Return the request body exactly as sent, the bytes the signature covers."""
+    try:
+        return request.body
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge from exc
 
 
 class PaymentWebhookView(APIView):
-    """Payment provider events."""
+    """Payment provider events, signed with the shared secret, processed once each."""
+
+    # The signature is the credential; no user is involved.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="webhooks_payments_create",
+        request=PaymentEventSerializer,
+        parameters=[
+            OpenApiParameter(
+                "X-Signature",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="sha256=<hex HMAC-SHA256 of the raw body with the shared secret>",
+            )
+        ],
+        responses={
+            200: WebhookEventResultSerializer,
+            400: OpenApiResponse(description="The signed body is not a valid event."),
+            401: OpenApiResponse(description="The signature is missing or wrong."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = _raw_body(request)
+        signature_verify(
+            body=body,
+            header=request.headers.get("X-Signature"),
+            secret=settings.WEBHOOK_SECRET,
+        )
+        params = PaymentEventSerializer(data=event_body_parse(body))
+        params.is_valid(raise_exception=True)
+        event, created = payment_event_receive(
+            event_id=params.validated_data["id"],
+            event_type=params.validated_data["type"],
+            payload=params.initial_data,
+        )
+        context = {"duplicate": not created}
+        return Response(WebhookEventResultSerializer(event, context=context).data)
