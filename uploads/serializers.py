@@ -49,10 +49,19 @@ class PhotoCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class AsciiIntegerField(serializers.IntegerField):
+    """An integer in ASCII digits; int() alone also reads Arabic-Indic or full-width digits."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class UploadCreateSerializer(PhotoCreateSerializer):
     """The same photo at the original ``/upload`` path, naming its owner."""
 
-    user_id = serializers.IntegerField()
+    user_id = AsciiIntegerField()
 
 
 class PhotoSerializer(serializers.ModelSerializer):
