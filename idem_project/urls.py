@@ -3,14 +3,27 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from rest_framework import permissions, routers
 
 from accounts.views import TokenView, UserViewSet
 from orders.views import OrderViewSet
 from uploads.views import PhotoViewSet, UploadView
 from webhooks.views import PaymentWebhookView
 
-router = DefaultRouter()
+
+class APIRootView(routers.APIRootView):
+    """The API root: open to anyone, with links to every resource."""
+
+    permission_classes = [permissions.AllowAny]
+
+
+class Router(routers.DefaultRouter):
+    """DRF's default router with an API root that needs no credentials."""
+
+    APIRootView = APIRootView
+
+
+router = Router()
 router.register("users", UserViewSet, basename="user")
 router.register("photos", PhotoViewSet, basename="photo")
 router.register("orders", OrderViewSet, basename="order")

@@ -1,0 +1,1 @@
+"""Tests of the project-wide pieces: discovery, errors, settings."""
