@@ -355,7 +355,7 @@ class OrderReadTests(TestCase):
                     self.client.post(f"/api/orders/{pk}/process/").status_code, 404
                 )
 
-    def test_list_and_retrieve_take_a_fixed_number_of_queries(self):
+    def test_the_list_takes_a_fixed_number_of_queries(self):
         # One for the token, one count, one page and one for all the events.
         with self.assertNumQueries(4):
             self.client.get("/api/orders/")
