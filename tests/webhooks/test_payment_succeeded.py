@@ -1,12 +1,15 @@
 from django.test import TestCase
+from rest_framework.test import APIClient
 
 from orders.models import Order
 from tests.webhooks.deliveries import (
+    URL,
     deliver,
     encode,
     history,
     make_order,
     payment_succeeded,
+    signature,
 )
 from webhooks.models import WebhookEvent
 
@@ -157,3 +160,19 @@ class PaymentSucceededTests(TestCase):
         order.refresh_from_db()
         self.assertEqual(order.status, "pending")
         self.assertEqual(self.deliver_event(event)["duplicate"], True)
+
+    def test_delivery_with_an_idempotency_key_is_processed_once(self):
+        """The signature covers the raw body, so nothing in front of the view may
+        consume the body stream before the view reads it."""
+        order = make_order()
+        body = encode(payment_succeeded(order.pk, event_id="evt_keyed"))
+        headers = {"X-Signature": signature(body), "Idempotency-Key": "delivery-1"}
+        for attempt in (1, 2):
+            with self.subTest(attempt=attempt):
+                response = APIClient().post(
+                    URL, body, content_type="application/json", headers=headers
+                )
+                self.assertEqual(response.status_code, 200, response.content)
+                self.assertEqual(response.json()["outcome"], "processed")
+        self.assertEqual(WebhookEvent.objects.count(), 1)
+        self.assertEqual(history(order), ["pending", "processing", "completed"])
