@@ -11,7 +11,8 @@ from uploads.models import Photo
 class PhotoCreateSerializer(serializers.Serializer):
     """A photo to create: a filename, a caption, and optionally a file.
 
-    Without an explicit ``filename`` the uploaded file's name is used. The
+    Without an explicit ``filename`` the uploaded file's name is used (an empty
+    form field counts as absent, as everywhere in DRF's form handling). The
     filename is kept exactly as sent; it is a name, never a path.
     """
 
@@ -36,13 +37,9 @@ class PhotoCreateSerializer(serializers.Serializer):
         if "filename" not in attrs:
             upload = attrs.get("file")
             if upload is None or not upload.name:
+                message = self.fields["filename"].error_messages["required"]
                 raise serializers.ValidationError(
-                    {
-                        "filename": [
-                            serializers.CharField.default_error_messages["required"]
-                        ]
-                    },
-                    code="required",
+                    {"filename": [message]}, code="required"
                 )
             attrs["filename"] = upload.name
         attrs["upload"] = attrs.pop("file", None)

@@ -40,6 +40,8 @@ def photo_create(
                 owner=owner, filename=filename, defaults=defaults
             )
             if created and upload is not None:
+                # Set before the write, so a write that fails halfway is cleaned up.
+                written = photo.file.name
                 written = _file_write(photo, upload)
     except BaseException:
         # The row is rolled back with the block; the file must go with it.

@@ -132,6 +132,11 @@ class PhotoMultipartCreateTests(TempMediaRootMixin, APITestCase):
         self.assertEqual(response.data["filename"], "holiday.png")
         self.assertEqual(response.data["caption"], "")
 
+    def test_an_empty_filename_field_counts_as_absent(self):
+        response = self.upload(filename="", file=image(self.content, name="x.png"))
+        self.assertEqual(response.status_code, 201, response.data)
+        self.assertEqual(response.data["filename"], "x.png")
+
     def test_retry_of_the_same_file_is_200_and_writes_no_second_file(self):
         first = self.upload(filename="cat.png", caption="c")
         retry = self.upload(filename="cat.png", caption="c")
