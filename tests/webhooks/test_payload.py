@@ -81,4 +81,5 @@ class PayloadShapeTests(TestCase):
         event = {"id": "evt_big", "type": "x", "data": "a" * (2 * 1024 * 1024)}
         response = deliver(encode(event))
         self.assertEqual(response.status_code, 413)
+        self.assertEqual(response.json()["code"], "payload_too_large")
         self.assertEqual(WebhookEvent.objects.count(), 0)
