@@ -1,10 +1,18 @@
 """Configuration of the idempotency app."""
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class IdempotencyConfig(AppConfig):
-    """The idempotency app."""
+    """The Idempotency-Key layer: keys, their stored replies, and their checks."""
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "idempotency"
+    verbose_name = "Idempotency keys"
+
+    def ready(self) -> None:
+        from idempotency.checks import check_installation, check_settings
+
+        checks.register(check_settings)
+        checks.register(check_installation)

@@ -1,0 +1,122 @@
+"""System checks for the idempotency app's settings and installation."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+
+from idempotency.conf import DEFAULTS
+
+MIDDLEWARE_PATH = "idempotency.drf.IdempotencyMiddleware"
+GATE_PATH = "idempotency.drf.IdempotencyGate"
+_UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_positive_int(value: Any) -> bool:
+    return _is_int(value) and value > 0
+
+
+def _is_header_name(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in value)
+    )
+
+
+def _is_methods(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(m, str) and m in _UNSAFE_METHODS for m in value)
+    )
+
+
+def _is_prefixes(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(
+        isinstance(p, str) and p.startswith("/") for p in value
+    )
+
+
+def _is_wait(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+# What each setting must be, in words for the error message.
+_VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "TTL_SECONDS": (_is_positive_int, "a positive integer (seconds)"),
+    "HEADER": (_is_header_name, "an HTTP header name such as 'Idempotency-Key'"),
+    "ALIAS_HEADER": (
+        lambda v: v in ("", None) or _is_header_name(v),
+        "an HTTP header name, or '' for none",
+    ),
+    "METHODS": (_is_methods, "a non-empty list of POST, PUT, PATCH, DELETE"),
+    "PATH_PREFIXES": (_is_prefixes, "a list of paths that start with '/'"),
+    "IN_FLIGHT_WAIT_SECONDS": (_is_wait, "a number of seconds, 0 or more"),
+    "RETRY_AFTER_SECONDS": (_is_positive_int, "a positive integer (seconds)"),
+    "PURGE_BATCH_SIZE": (_is_positive_int, "a positive integer"),
+}
+
+
+def check_settings(**_: Any) -> list[CheckMessage]:
+    """Report unknown names (E001) and bad values (E002) in ``settings.IDEMPOTENCY``."""
+    configured = getattr(settings, "IDEMPOTENCY", {})
+    if not isinstance(configured, dict):
+        return [
+            Error(
+                "IDEMPOTENCY must be a dict.",
+                hint=f"Use names among: {', '.join(DEFAULTS)}.",
+                id="idempotency.E002",
+            )
+        ]
+    errors: list[CheckMessage] = [
+        Error(
+            f"IDEMPOTENCY has an unknown setting {name!r}.",
+            hint=f"Known settings: {', '.join(DEFAULTS)}.",
+            id="idempotency.E001",
+        )
+        for name in configured
+        if name not in DEFAULTS
+    ]
+    for name, (is_valid, expected) in _VALIDATORS.items():
+        if name in configured and not is_valid(configured[name]):
+            errors.append(
+                Error(
+                    f"IDEMPOTENCY[{name!r}] is {configured[name]!r}; it must be {expected}.",
+                    id="idempotency.E002",
+                )
+            )
+    return errors
+
+
+def check_installation(**_: Any) -> list[CheckMessage]:
+    """Warn when the middleware (W001) or the DRF gate (W002) is not installed."""
+    warnings: list[CheckMessage] = []
+    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        warnings.append(
+            Warning(
+                "The idempotency middleware is not installed: keyed requests are "
+                "neither recorded nor run in one transaction.",
+                hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE after "
+                "AuthenticationMiddleware.",
+                id="idempotency.W001",
+            )
+        )
+    throttles = getattr(settings, "REST_FRAMEWORK", {}).get(
+        "DEFAULT_THROTTLE_CLASSES", []
+    )
+    if GATE_PATH not in throttles:
+        warnings.append(
+            Warning(
+                "The idempotency gate is not among DRF's DEFAULT_THROTTLE_CLASSES: "
+                "the Idempotency-Key header is ignored.",
+                hint=f"Add {GATE_PATH!r} to REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'].",
+                id="idempotency.W002",
+            )
+        )
+    return warnings
