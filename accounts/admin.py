@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import User
 
@@ -61,3 +62,7 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
     )
+
+
+# API tokens are credentials: the stock token admin shows their keys, so it goes.
+admin.site.unregister(TokenProxy)
