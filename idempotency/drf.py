@@ -73,8 +73,8 @@ def applies_to(method: str, path: str) -> bool:
 def principal_of(user: Any) -> str:
     """Return the principal a key belongs to: ``"user:<pk>"`` or ``"anonymous"``."""
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return "anonymous"
-    return f"user:{user.pk}"
+        return store.ANONYMOUS_PRINCIPAL
+    return store.user_principal(user.pk)
 
 
 def _file_digest(upload: Any) -> str:

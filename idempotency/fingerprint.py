@@ -100,7 +100,7 @@ def json_payload(body: bytes) -> bytes:
 
 
 def form_payload(
-    *, fields: Iterable[tuple[str, str]], files: Iterable[FilePart] = ()
+    *, fields: Iterable[tuple[str, str]] = (), files: Iterable[FilePart] = ()
 ) -> bytes:
     """Return the canonical payload of form fields and uploaded files.
 

@@ -46,6 +46,14 @@ _FOUND_COLUMNS = (
 )
 
 
+ANONYMOUS_PRINCIPAL = "anonymous"
+
+
+def user_principal(user_pk: object) -> str:
+    """Return the principal of the user with primary key ``user_pk``."""
+    return f"user:{user_pk}"
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A request that carries a key: who sent it, the key, and what it asked for."""

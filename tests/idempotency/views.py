@@ -1,0 +1,129 @@
+"""Tiny views for the idempotency layer's tests, mounted by tests.idempotency.urls."""
+
+import hashlib
+import threading
+
+from django.contrib.auth.models import Group
+from django.http import HttpResponse, StreamingHttpResponse
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+# Set by a test to hold SlowThingView in flight until the test releases it.
+HOLD = {"entered": threading.Event(), "release": threading.Event()}
+
+
+def reset_hold():
+    HOLD["entered"] = threading.Event()
+    HOLD["release"] = threading.Event()
+
+
+class ThingView(APIView):
+    """Create a Group named after the body; ``fail`` writes, then answers 400."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        name = request.data.get("name", "thing")
+        group = Group.objects.create(name=f"{name}-{Group.objects.count()}")
+        if request.data.get("fail"):
+            return Response(
+                {"detail": "failed on purpose", "code": "failed"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            {"id": group.pk, "name": group.name, "data": request.data},
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/things/{group.pk}/"},
+        )
+
+    def put(self, request):
+        Group.objects.create(name=f"put-{Group.objects.count()}")
+        return Response({"put": request.data}, status=status.HTTP_200_OK)
+
+    def patch(self, request):
+        Group.objects.create(name=f"patch-{Group.objects.count()}")
+        return Response({"patched": True}, status=status.HTTP_200_OK)
+
+    def delete(self, request):
+        Group.objects.create(name=f"delete-{Group.objects.count()}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PrivateThingView(ThingView):
+    """ThingView for authenticated users only."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+
+class SlowThingView(ThingView):
+    """ThingView that waits, after its write, until the test releases it."""
+
+    def post(self, request):
+        Group.objects.create(name=f"slow-{Group.objects.count()}")
+        HOLD["entered"].set()
+        HOLD["release"].wait(timeout=30)
+        return Response({"slow": True}, status=status.HTTP_201_CREATED)
+
+
+class UploadThingView(APIView):
+    """Answer the fields and each file's digest of a multipart body."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        Group.objects.create(name=f"upload-{Group.objects.count()}")
+        files = {
+            name: hashlib.sha256(upload.read()).hexdigest()
+            for name, upload in request.FILES.items()
+        }
+        fields = {name: request.POST.getlist(name) for name in request.POST}
+        return Response({"fields": fields, "files": files}, status=201)
+
+
+class RawView(APIView):
+    """Answer the SHA-256 of the raw body and what DRF parsed from it."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        digest = hashlib.sha256(request.body).hexdigest()
+        Group.objects.create(name=f"raw-{Group.objects.count()}")
+        return Response({"sha256": digest, "data": request.data}, status=201)
+
+
+class SecretView(APIView):
+    """Answer a credential: exempt from idempotency records."""
+
+    permission_classes = [permissions.AllowAny]
+    idempotency_exempt = True
+
+    def post(self, request):
+        Group.objects.create(name=f"secret-{Group.objects.count()}")
+        return Response({"token": "s3cr3t-token-value"}, status=200)
+
+
+class StreamView(APIView):
+    """Answer a streamed body, which cannot be stored."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        Group.objects.create(name=f"stream-{Group.objects.count()}")
+        return StreamingHttpResponse(iter([b"a", b"b"]), status=201)
+
+
+class BrokenView(APIView):
+    """Write, then fail with an unexpected exception (a 500)."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        Group.objects.create(name=f"broken-{Group.objects.count()}")
+        raise RuntimeError("broken on purpose")
+
+
+def plain_view(request):
+    """A plain Django view outside the prefixes."""
+    Group.objects.create(name=f"plain-{Group.objects.count()}")
+    return HttpResponse(b"plain", status=201)
