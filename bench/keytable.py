@@ -1,0 +1,110 @@
+"""The key table at scale: fill it with SQL, measure its size, empty it."""
+
+import time
+from typing import Any
+
+from harness import Database
+
+TABLE = "idempotency_idempotencykey"
+
+# One INSERT ... SELECT generate_series per kind of row. Keys belong to many
+# principals (every 50th one anonymous), bodies look like a stored order reply,
+# and the fake user ids start far above the real ones so no bench user shares them.
+FILL = f"""
+INSERT INTO {TABLE}
+    (principal, key, method, path, fingerprint, state, status_code,
+     response_body, content_type, location, created_at, expires_at)
+SELECT
+    CASE WHEN g %% 50 = 0 THEN 'anonymous'
+         ELSE 'user:' || (1000000000 + g %% %(principals)s) END,
+    %(prefix)s || md5(g::text),
+    'POST',
+    '/api/orders/',
+    encode(sha256(convert_to(%(prefix)s || g, 'UTF8')), 'hex'),
+    'completed',
+    201,
+    convert_to(
+        '{{"id":' || g || ',"client_id":"' || md5(g::text) || '","product_id":7,'
+        || '"quantity":2,"status":"pending","created_at":"2026-01-01T00:00:00Z",'
+        || '"events":[{{"status":"pending","at":"2026-01-01T00:00:00Z"}}]}}',
+        'UTF8'),
+    'application/json',
+    '/api/orders/' || g || '/',
+    now() - %(age)s::interval - (g %% 3600) * interval '1 second',
+    now() - %(age)s::interval - (g %% 3600) * interval '1 second' + interval '1 day'
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+
+def fill(db: Database, *, expired: int, live: int, principals: int) -> dict[str, Any]:
+    """Add ``expired`` expired and ``live`` live keys; return timings and sizes."""
+    started = time.monotonic()
+    with db.connect() as conn:
+        if expired:
+            conn.execute(
+                FILL,
+                {
+                    "rows": expired,
+                    "principals": principals,
+                    "prefix": "expired-",
+                    "age": "2 days",
+                },
+            )
+        if live:
+            conn.execute(
+                FILL,
+                {
+                    "rows": live,
+                    "principals": principals,
+                    "prefix": "live-",
+                    "age": "1 hour",
+                },
+            )
+    filled = time.monotonic() - started
+    started = time.monotonic()
+    with db.connect() as conn:
+        # What autovacuum would do soon after a bulk load: statistics and hint bits.
+        conn.execute(f"VACUUM (ANALYZE) {TABLE}")
+    vacuumed = time.monotonic() - started
+    return {
+        "expired_rows": expired,
+        "live_rows": live,
+        "principals": principals,
+        "fill_seconds": round(filled, 2),
+        "vacuum_analyze_seconds": round(vacuumed, 2),
+        **sizes(db),
+    }
+
+
+def sizes(db: Database) -> dict[str, Any]:
+    """Return the row counts and on-disk sizes of the key table and its indexes."""
+    with db.connect() as conn:
+        rows, expired = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE expires_at <= now()) FROM {TABLE}"
+        ).fetchone()
+        table, total = conn.execute(
+            "SELECT pg_size_pretty(pg_table_size(%s::regclass)),"
+            " pg_size_pretty(pg_total_relation_size(%s::regclass))",
+            (TABLE, TABLE),
+        ).fetchone()
+        indexes = dict(
+            conn.execute(
+                "SELECT indexrelid::regclass::text,"
+                " pg_size_pretty(pg_relation_size(indexrelid))"
+                " FROM pg_index WHERE indrelid = %s::regclass",
+                (TABLE,),
+            ).fetchall()
+        )
+    return {
+        "rows": rows,
+        "expired_now": expired,
+        "table_size": table,
+        "total_size": total,
+        "index_sizes": indexes,
+    }
+
+
+def empty(db: Database) -> None:
+    """Remove every key (the table is idle when this is called)."""
+    with db.connect() as conn:
+        conn.execute(f"TRUNCATE {TABLE}")
