@@ -2,6 +2,7 @@
 
 import hashlib
 import threading
+from uuid import uuid4
 
 from django.contrib.auth.models import Group
 from django.http import HttpResponse, StreamingHttpResponse
@@ -25,7 +26,7 @@ class ThingView(APIView):
 
     def post(self, request):
         name = request.data.get("name", "thing")
-        group = Group.objects.create(name=f"{name}-{Group.objects.count()}")
+        group = Group.objects.create(name=f"{name}-{uuid4().hex}")
         if request.data.get("fail"):
             return Response(
                 {"detail": "failed on purpose", "code": "failed"},
@@ -38,15 +39,15 @@ class ThingView(APIView):
         )
 
     def put(self, request):
-        Group.objects.create(name=f"put-{Group.objects.count()}")
+        Group.objects.create(name=f"put-{uuid4().hex}")
         return Response({"put": request.data}, status=status.HTTP_200_OK)
 
     def patch(self, request):
-        Group.objects.create(name=f"patch-{Group.objects.count()}")
+        Group.objects.create(name=f"patch-{uuid4().hex}")
         return Response({"patched": True}, status=status.HTTP_200_OK)
 
     def delete(self, request):
-        Group.objects.create(name=f"delete-{Group.objects.count()}")
+        Group.objects.create(name=f"delete-{uuid4().hex}")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -60,7 +61,7 @@ class SlowThingView(ThingView):
     """ThingView that waits, after its write, until the test releases it."""
 
     def post(self, request):
-        Group.objects.create(name=f"slow-{Group.objects.count()}")
+        Group.objects.create(name=f"slow-{uuid4().hex}")
         HOLD["entered"].set()
         HOLD["release"].wait(timeout=30)
         return Response({"slow": True}, status=status.HTTP_201_CREATED)
@@ -72,7 +73,7 @@ class UploadThingView(APIView):
     permission_classes = [permissions.AllowAny]
 
     def post(self, request):
-        Group.objects.create(name=f"upload-{Group.objects.count()}")
+        Group.objects.create(name=f"upload-{uuid4().hex}")
         files = {
             name: hashlib.sha256(upload.read()).hexdigest()
             for name, upload in request.FILES.items()
@@ -88,7 +89,7 @@ class RawView(APIView):
 
     def post(self, request):
         digest = hashlib.sha256(request.body).hexdigest()
-        Group.objects.create(name=f"raw-{Group.objects.count()}")
+        Group.objects.create(name=f"raw-{uuid4().hex}")
         return Response({"sha256": digest, "data": request.data}, status=201)
 
 
@@ -99,7 +100,7 @@ class SecretView(APIView):
     idempotency_exempt = True
 
     def post(self, request):
-        Group.objects.create(name=f"secret-{Group.objects.count()}")
+        Group.objects.create(name=f"secret-{uuid4().hex}")
         return Response({"token": "s3cr3t-token-value"}, status=200)
 
 
@@ -109,7 +110,7 @@ class StreamView(APIView):
     permission_classes = [permissions.AllowAny]
 
     def post(self, request):
-        Group.objects.create(name=f"stream-{Group.objects.count()}")
+        Group.objects.create(name=f"stream-{uuid4().hex}")
         return StreamingHttpResponse(iter([b"a", b"b"]), status=201)
 
 
@@ -119,11 +120,11 @@ class BrokenView(APIView):
     permission_classes = [permissions.AllowAny]
 
     def post(self, request):
-        Group.objects.create(name=f"broken-{Group.objects.count()}")
+        Group.objects.create(name=f"broken-{uuid4().hex}")
         raise RuntimeError("broken on purpose")
 
 
 def plain_view(request):
     """A plain Django view outside the prefixes."""
-    Group.objects.create(name=f"plain-{Group.objects.count()}")
+    Group.objects.create(name=f"plain-{uuid4().hex}")
     return HttpResponse(b"plain", status=201)

@@ -1,0 +1,230 @@
+import threading
+import time
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.test import TransactionTestCase, override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from idempotency import store
+from idempotency.exceptions import KeyInUse
+from idempotency.models import IdempotencyKey
+from tests.concurrency import needs_postgresql, run_together
+from tests.factories import make_user, token_client
+from tests.idempotency import views
+from tests.idempotency.helpers import TEST_URLS, counts, keyed
+
+
+def outcome_of(response):
+    return response.status_code, response.headers.get("Idempotent-Replayed")
+
+
+def wait_for(condition, timeout=10.0):
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+class RaceAssertions:
+    def assert_one_execution(self, responses):
+        errors = [r for r in responses if isinstance(r, BaseException)]
+        self.assertEqual(errors, [])
+        statuses = sorted(r.status_code for r in responses)
+        self.assertEqual(statuses.count(201), 1, statuses)
+        self.assertTrue(set(statuses) <= {200, 201, 409}, statuses)
+        for response in responses:
+            if response.status_code == 200:
+                self.assertEqual(response["Idempotent-Replayed"], "true")
+            if response.status_code == 409:
+                self.assertEqual(response.json()["code"], "idempotency_key_in_use")
+                self.assertEqual(response["Retry-After"], "1")
+        first = next(r for r in responses if r.status_code == 201)
+        for response in responses:
+            if response.status_code == 200:
+                self.assertEqual(response.content, first.content)
+
+
+@needs_postgresql
+class SignUpRaceTests(RaceAssertions, TransactionTestCase):
+    def test_16_identical_keyed_sign_ups_create_one_user(self):
+        body = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
+
+        def sign_up():
+            return APIClient().post(
+                "/api/users/", body, format="json", headers=keyed("sign-up-race")
+            )
+
+        responses = run_together(sign_up, threads=16)
+        self.assert_one_execution(responses)
+        self.assertEqual(User.objects.count(), 1)
+        self.assertEqual(IdempotencyKey.objects.get().status_code, 201)
+
+
+@needs_postgresql
+@override_settings(ROOT_URLCONF=TEST_URLS)
+class KeyRaceTests(RaceAssertions, TransactionTestCase):
+    def test_16_identical_keyed_creates_run_the_view_once(self):
+        client = token_client(make_user())
+
+        def create():
+            return client.post(
+                "/api/private/", {"name": "race"}, format="json", headers=keyed("race")
+            )
+
+        responses = run_together(create, threads=16)
+        self.assert_one_execution(responses)
+        self.assertEqual(counts(), (1, 1))
+
+    def test_16_identical_retries_of_an_expired_key_run_the_view_once(self):
+        client = token_client(make_user())
+
+        def create():
+            return client.post(
+                "/api/private/", {"name": "race"}, format="json", headers=keyed("race")
+            )
+
+        self.assertEqual(create().status_code, 201)
+        IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        responses = run_together(create, threads=16)
+        self.assert_one_execution(responses)
+        self.assertEqual(counts(), (2, 1))
+
+    def test_16_different_keys_all_run_at_once(self):
+        client = token_client(make_user())
+        keys = iter(range(16))
+        lock = threading.Lock()
+
+        def create():
+            with lock:
+                key = f"key-{next(keys)}"
+            return client.post(
+                "/api/private/", {"name": "race"}, format="json", headers=keyed(key)
+            )
+
+        responses = run_together(create, threads=16)
+        self.assertEqual(sorted(r.status_code for r in responses), [201] * 16)
+        self.assertEqual(counts(), (16, 16))
+
+
+@needs_postgresql
+@override_settings(ROOT_URLCONF=TEST_URLS)
+class InFlightTests(TransactionTestCase):
+    def setUp(self):
+        views.reset_hold()
+        self.addCleanup(views.HOLD["release"].set)
+        self.results = {}
+
+    def start_first(self):
+        def first():
+            try:
+                self.results["first"] = APIClient().post(
+                    "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
+                )
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.assertTrue(views.HOLD["entered"].wait(10))
+        return thread
+
+    def duplicate(self):
+        return APIClient().post(
+            "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
+        )
+
+    def test_a_duplicate_of_a_request_in_flight_is_409_with_retry_after(self):
+        thread = self.start_first()
+        with self.settings(
+            IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2, "RETRY_AFTER_SECONDS": 3}
+        ):
+            started = time.monotonic()
+            response = self.duplicate()
+            waited = time.monotonic() - started
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(
+            response.json(),
+            {
+                "detail": "A request with this Idempotency-Key is still in progress.",
+                "code": "idempotency_key_in_use",
+            },
+        )
+        self.assertEqual(response["Retry-After"], "3")
+        self.assertLess(waited, 5)
+        views.HOLD["release"].set()
+        thread.join()
+        self.assertEqual(self.results["first"].status_code, 201)
+        again = self.duplicate()
+        self.assertEqual(outcome_of(again), (200, "true"))
+        self.assertEqual(again.content, self.results["first"].content)
+        self.assertEqual(counts(), (1, 1))
+
+    def test_a_duplicate_waits_for_the_first_and_replays_its_reply(self):
+        thread = self.start_first()
+        second = {}
+
+        def duplicate():
+            try:
+                second["response"] = self.duplicate()
+            finally:
+                connection.close()
+
+        waiter = threading.Thread(target=duplicate)
+        with self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 20}):
+            waiter.start()
+            # The duplicate is polling once its connection last ran the claim.
+            wait_for(self.claim_is_polling)
+            views.HOLD["release"].set()
+            thread.join()
+            waiter.join()
+        self.assertEqual(self.results["first"].status_code, 201)
+        self.assertEqual(outcome_of(second["response"]), (200, "true"))
+        self.assertEqual(second["response"].content, self.results["first"].content)
+        self.assertEqual(counts(), (1, 1))
+
+    def claim_is_polling(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND query LIKE %s",
+                ["%pg_try_advisory_xact_lock%"],
+            )
+            return cursor.fetchone()[0] > 0
+
+    def test_the_store_raises_key_in_use_while_another_transaction_holds_the_key(self):
+        claimed, release = threading.Event(), threading.Event()
+
+        def hold():
+            try:
+                with transaction.atomic():
+                    store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+                    claimed.set()
+                    release.wait(10)
+            finally:
+                connection.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        self.addCleanup(holder.join)
+        self.addCleanup(release.set)
+        self.assertTrue(claimed.wait(10))
+        with (
+            self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0}),
+            self.assertRaises(KeyInUse),
+            transaction.atomic(),
+        ):
+            store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+        release.set()
+        holder.join()
+        # The holder's transaction committed without record(): the key was
+        # left incomplete, so the next claim takes it over.
+        with transaction.atomic():
+            self.assertIsNone(
+                store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+            )

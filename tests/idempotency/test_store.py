@@ -1,0 +1,200 @@
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test import TestCase, TransactionTestCase
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from idempotency import store
+from idempotency.exceptions import KeyInUse, KeyMismatch
+from idempotency.models import IdempotencyKey
+
+REPLY = store.Reply(
+    status=201,
+    body=b'{"id":1}',
+    headers={"Content-Type": "application/json", "Location": "/api/things/1/"},
+)
+
+
+def attempt(key="k-1", fingerprint="f" * 64, principal="user:1", **overrides):
+    fields = {
+        "principal": principal,
+        "key": key,
+        "fingerprint": fingerprint,
+        "method": "POST",
+        "path": "/api/things/",
+        **overrides,
+    }
+    return store.Attempt(**fields)
+
+
+def make_key(key="k", *, expires_in=3600, state="completed", principal="user:1"):
+    now = timezone.now()
+    return IdempotencyKey.objects.create(
+        principal=principal,
+        key=key,
+        method="POST",
+        path="/api/things/",
+        fingerprint="f" * 64,
+        state=state,
+        status_code=201,
+        response_body=b"{}",
+        content_type="application/json",
+        expires_at=now + timedelta(seconds=expires_in),
+    )
+
+
+class ClaimTests(TestCase):
+    def test_first_claim_owns_the_key_with_an_in_flight_row(self):
+        self.assertIsNone(store.claim(attempt()))
+        row = IdempotencyKey.objects.get()
+        self.assertEqual(
+            (row.principal, row.key, row.method, row.path, row.fingerprint),
+            ("user:1", "k-1", "POST", "/api/things/", "f" * 64),
+        )
+        self.assertEqual(row.state, IdempotencyKey.State.IN_FLIGHT)
+        self.assertIsNone(row.status_code)
+        self.assertAlmostEqual(
+            (row.expires_at - row.created_at).total_seconds(), 86400, delta=1
+        )
+
+    def test_a_recorded_reply_is_returned_to_the_next_claim(self):
+        store.claim(attempt())
+        store.record(attempt(), REPLY)
+        row = IdempotencyKey.objects.get()
+        self.assertEqual((row.state, row.status_code), ("completed", 201))
+        self.assertEqual(bytes(row.response_body), b'{"id":1}')
+        self.assertEqual(
+            (row.content_type, row.location), ("application/json", "/api/things/1/")
+        )
+        self.assertEqual(store.claim(attempt()), REPLY)
+
+    def test_a_reply_without_headers_is_returned_without_headers(self):
+        store.claim(attempt())
+        store.record(attempt(), store.Reply(status=204, body=b""))
+        self.assertEqual(store.claim(attempt()), store.Reply(status=204, body=b""))
+
+    def test_another_fingerprint_is_a_mismatch(self):
+        store.claim(attempt())
+        store.record(attempt(), REPLY)
+        with self.assertRaises(KeyMismatch):
+            store.claim(attempt(fingerprint="e" * 64))
+
+    def test_keys_belong_to_their_principal(self):
+        store.claim(attempt())
+        store.record(attempt(), REPLY)
+        self.assertIsNone(
+            store.claim(attempt(principal="user:2", fingerprint="e" * 64))
+        )
+        self.assertIsNone(store.claim(attempt(principal="anonymous")))
+        self.assertEqual(IdempotencyKey.objects.for_principal("user:1").count(), 1)
+        self.assertEqual(IdempotencyKey.objects.count(), 3)
+
+    def test_an_expired_key_is_claimed_anew_whatever_its_fingerprint(self):
+        for fingerprint in ["f" * 64, "e" * 64]:
+            with self.subTest(fingerprint=fingerprint):
+                IdempotencyKey.objects.all().delete()
+                make_key("k-1", expires_in=-1)
+                self.assertIsNone(store.claim(attempt(fingerprint=fingerprint)))
+                row = IdempotencyKey.objects.get()
+                self.assertEqual(row.state, "in_flight")
+                self.assertEqual(row.fingerprint, fingerprint)
+                self.assertIsNone(row.status_code)
+                self.assertEqual(bytes(row.response_body), b"")
+                self.assertFalse(row.is_expired())
+
+    def test_a_key_left_incomplete_is_claimed_anew(self):
+        make_key("k-1", state="in_flight")
+        self.assertIsNone(store.claim(attempt()))
+        self.assertEqual(IdempotencyKey.objects.get().state, "in_flight")
+
+    def test_a_rolled_back_claim_releases_the_key(self):
+        with transaction.atomic():
+            store.claim(attempt())
+            transaction.set_rollback(True)
+        self.assertFalse(IdempotencyKey.objects.exists())
+        self.assertIsNone(store.claim(attempt()))
+
+    def test_record_without_a_claim_is_an_error(self):
+        with self.assertRaises(TransactionManagementError):
+            store.record(attempt(), REPLY)
+
+    def test_release_gives_up_the_key(self):
+        store.claim(attempt())
+        store.release(attempt())
+        self.assertFalse(IdempotencyKey.objects.exists())
+
+    def test_a_first_claim_is_one_statement(self):
+        with CaptureQueriesContext(connection) as queries:
+            store.claim(attempt())
+        self.assertEqual(len(queries), 1)
+        self.assertIn("ON CONFLICT", queries[0]["sql"])
+
+    def test_a_replay_claim_is_one_statement_on_postgresql_two_on_sqlite(self):
+        store.claim(attempt())
+        store.record(attempt(), REPLY)
+        with CaptureQueriesContext(connection) as queries:
+            store.claim(attempt())
+        self.assertEqual(len(queries), 1 if connection.vendor == "postgresql" else 2)
+
+    def test_the_in_use_error_carries_retry_after(self):
+        error = KeyInUse(wait=3)
+        self.assertEqual((error.status_code, error.wait), (409, 3))
+        self.assertEqual(error.get_codes(), "idempotency_key_in_use")
+
+    def test_a_principal_helper_names_users(self):
+        self.assertEqual(store.user_principal(42), "user:42")
+        self.assertEqual(store.ANONYMOUS_PRINCIPAL, "anonymous")
+
+
+class ClaimOutsideTransactionTests(TransactionTestCase):
+    def test_claim_outside_atomic_is_an_error(self):
+        with self.assertRaises(TransactionManagementError):
+            store.claim(attempt())
+        self.assertFalse(IdempotencyKey.objects.exists())
+
+
+class QuerySetTests(TestCase):
+    def test_expired_and_unexpired_split_at_now(self):
+        old, alive = make_key("old", expires_in=-1), make_key("alive")
+        self.assertEqual(list(IdempotencyKey.objects.expired()), [old])
+        self.assertEqual(list(IdempotencyKey.objects.unexpired()), [alive])
+        later = timezone.now() + timedelta(hours=2)
+        self.assertEqual(set(IdempotencyKey.objects.expired(later)), {old, alive})
+
+    def test_for_principal(self):
+        mine = make_key("a", principal="user:1")
+        make_key("a", principal="user:2")
+        self.assertEqual(list(IdempotencyKey.objects.for_principal("user:1")), [mine])
+
+    def test_str_names_the_key_and_its_principal(self):
+        self.assertEqual(str(make_key("k-9")), "k-9 (user:1)")
+
+
+class PurgeTests(TransactionTestCase):
+    def test_purge_deletes_expired_keys_in_batches_and_counts_them(self):
+        for n in range(5):
+            make_key(f"old-{n}", expires_in=-10)
+        make_key("alive")
+        with CaptureQueriesContext(connection) as queries:
+            deleted = store.purge_expired(batch_size=2)
+        self.assertEqual(deleted, 5)
+        self.assertEqual(
+            list(IdempotencyKey.objects.values_list("key", flat=True)), ["alive"]
+        )
+        deletes = [q for q in queries if q["sql"].startswith("DELETE")]
+        commits = [q for q in queries if q["sql"] == "COMMIT"]
+        self.assertEqual(len(deletes), 3)  # 2 + 2 + 1, then an empty batch
+        self.assertEqual(len(commits), 4)  # one short transaction per batch
+
+    def test_dry_run_counts_and_deletes_nothing(self):
+        for n in range(3):
+            make_key(f"old-{n}", expires_in=-10)
+        self.assertEqual(store.purge_expired(dry_run=True), 3)
+        self.assertEqual(IdempotencyKey.objects.count(), 3)
+
+    def test_purge_with_nothing_expired_is_zero(self):
+        make_key("alive")
+        self.assertEqual(store.purge_expired(), 0)
+        self.assertEqual(IdempotencyKey.objects.count(), 1)
