@@ -1,0 +1,91 @@
+from django.db import connection
+from django.test import TransactionTestCase, override_settings
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from tests.factories import make_user, token_client
+from tests.idempotency.helpers import TEST_URLS, keyed
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def statements(queries):
+    """Return the SQL statements, without transaction control."""
+    return [q["sql"] for q in queries if not q["sql"].startswith(_TRANSACTION_CONTROL)]
+
+
+class StatementCountTests(TransactionTestCase):
+    """The key layer adds two statements to a first create; a replay costs three at most.
+
+    Counted outside transaction control (BEGIN, COMMIT, savepoints), which is
+    the same for a keyed and an unkeyed request: both run in one transaction.
+    """
+
+    def measure(self, send):
+        with CaptureQueriesContext(connection) as queries:
+            response = send()
+        return response, queries.captured_queries
+
+    def assert_costs(self, client, path, body, key_body=None):
+        unkeyed, unkeyed_queries = self.measure(
+            lambda: client.post(path, body, format="json")
+        )
+        keyed_body = key_body or body
+        first, first_queries = self.measure(
+            lambda: client.post(path, keyed_body, format="json", headers=keyed("q"))
+        )
+        replay, replay_queries = self.measure(
+            lambda: client.post(path, keyed_body, format="json", headers=keyed("q"))
+        )
+        self.assertEqual((unkeyed.status_code, first.status_code), (201, 201))
+        self.assertEqual(replay.status_code, 200)
+        # The whole request, transaction control included, differs by exactly
+        # the claim and the record.
+        self.assertEqual(len(first_queries) - len(unkeyed_queries), 2)
+        self.assertLessEqual(
+            len(statements(first_queries)) - len(statements(unkeyed_queries)), 2
+        )
+        self.assertLessEqual(len(statements(replay_queries)), 3)
+        return [
+            len(statements(unkeyed_queries)),
+            len(statements(first_queries)),
+            len(statements(replay_queries)),
+            len(replay_queries),
+        ]
+
+    @override_settings(ROOT_URLCONF=TEST_URLS)
+    def test_token_authenticated_create(self):
+        client = token_client(make_user())
+        costs = self.assert_costs(client, "/api/private/", {"name": "q"})
+        # Replay: the token lookup and the claim (on SQLite the claim is an
+        # insert that does nothing and a read).
+        self.assertEqual(costs[2], 2 if connection.vendor == "postgresql" else 3)
+
+    def test_anonymous_sign_up(self):
+        costs = self.assert_costs(
+            APIClient(),
+            "/api/users/",
+            {"email": "a@example.com", "name": "A", "password": "correct horse"},
+            {"email": "b@example.com", "name": "B", "password": "correct horse"},
+        )
+        self.assertEqual(costs[2], 1 if connection.vendor == "postgresql" else 2)
+
+    def test_order_create(self):
+        client = token_client(make_user())
+        self.assert_costs(
+            client,
+            "/api/orders/",
+            {"product_id": 1, "quantity": 1, "client_id": "c-1"},
+            {"product_id": 1, "quantity": 1, "client_id": "c-2"},
+        )
+
+    def test_replay_runs_no_view_query(self):
+        client = token_client(make_user())
+        body = {"product_id": 1, "quantity": 1, "client_id": "c-3"}
+        client.post("/api/orders/", body, format="json", headers=keyed("r"))
+        with CaptureQueriesContext(connection) as queries:
+            client.post("/api/orders/", body, format="json", headers=keyed("r"))
+        tables = " ".join(statements(queries.captured_queries))
+        self.assertNotIn("orders_", tables)
+        self.assertIn("authtoken_token", tables)
+        self.assertIn("idempotency_idempotencykey", tables)
