@@ -1,0 +1,111 @@
+from django.conf import settings
+from django.core import checks
+from django.test import SimpleTestCase, override_settings
+
+from idempotency.checks import check_installation, check_settings
+from idempotency.conf import DEFAULTS, idempotency_settings
+
+
+class SettingsTests(SimpleTestCase):
+    def test_defaults(self):
+        with self.settings(IDEMPOTENCY={}):
+            self.assertEqual(idempotency_settings.TTL_SECONDS, 86400)
+            self.assertEqual(idempotency_settings.HEADER, "Idempotency-Key")
+            self.assertEqual(idempotency_settings.ALIAS_HEADER, "X-Idempotency-Key")
+            self.assertEqual(
+                tuple(idempotency_settings.METHODS), ("POST", "PUT", "PATCH", "DELETE")
+            )
+            self.assertEqual(
+                tuple(idempotency_settings.PATH_PREFIXES), ("/api/", "/upload")
+            )
+            self.assertEqual(idempotency_settings.IN_FLIGHT_WAIT_SECONDS, 2.0)
+            self.assertEqual(idempotency_settings.RETRY_AFTER_SECONDS, 1)
+            self.assertEqual(idempotency_settings.PURGE_BATCH_SIZE, 1000)
+
+    def test_override_settings_is_seen_and_undone(self):
+        before = idempotency_settings.TTL_SECONDS
+        with self.settings(IDEMPOTENCY={"TTL_SECONDS": 60}):
+            self.assertEqual(idempotency_settings.TTL_SECONDS, 60)
+        self.assertEqual(idempotency_settings.TTL_SECONDS, before)
+
+    @override_settings(DEBUG=False)
+    def test_override_is_seen_with_debug_off(self):
+        # The reload receiver is a module-level function, kept alive whatever DEBUG.
+        with self.settings(IDEMPOTENCY={"RETRY_AFTER_SECONDS": 7}):
+            self.assertEqual(idempotency_settings.RETRY_AFTER_SECONDS, 7)
+        self.assertEqual(idempotency_settings.RETRY_AFTER_SECONDS, 1)
+
+    def test_the_project_reads_the_ttl_from_the_settings(self):
+        self.assertEqual(idempotency_settings.TTL_SECONDS, 86400)
+
+    def test_an_unknown_name_is_an_attribute_error(self):
+        with self.assertRaises(AttributeError):
+            idempotency_settings.TTL  # noqa: B018
+
+    def test_every_default_is_documented_in_the_docs(self):
+        text = (settings.BASE_DIR / "docs" / "idempotency.md").read_text("utf-8")
+        for name in DEFAULTS:
+            with self.subTest(name=name):
+                self.assertIn(f"`{name}`", text)
+
+
+class SettingsCheckTests(SimpleTestCase):
+    def ids(self):
+        return [message.id for message in checks.run_checks()]
+
+    def test_the_project_passes(self):
+        self.assertEqual(check_settings(), [])
+        self.assertEqual(check_installation(), [])
+        self.assertFalse([i for i in self.ids() if i.startswith("idempotency.")])
+
+    def test_unknown_names_are_e001(self):
+        with self.settings(IDEMPOTENCY={"TTL": 5, "HEADERS": "x"}):
+            errors = check_settings()
+            self.assertIn("idempotency.E001", self.ids())
+        self.assertEqual([e.id for e in errors], ["idempotency.E001"] * 2)
+        self.assertIn("'TTL'", errors[0].msg)
+
+    def test_bad_values_are_e002(self):
+        bad = {
+            "TTL_SECONDS": [0, -1, "86400", 1.5, True],
+            "HEADER": ["", "Idempotency Key", None, "Clé"],
+            "ALIAS_HEADER": ["X Key", 5],
+            "METHODS": [[], ["GET"], "POST", ["post"]],
+            "PATH_PREFIXES": ["/api/", ["api/"], [None]],
+            "IN_FLIGHT_WAIT_SECONDS": [-1, "2", None],
+            "RETRY_AFTER_SECONDS": [0, 1.5, "1"],
+            "PURGE_BATCH_SIZE": [0, None, "10"],
+        }
+        for name, values in bad.items():
+            for value in values:
+                with self.subTest(name=name, value=value):
+                    with self.settings(IDEMPOTENCY={name: value}):
+                        errors = check_settings()
+                        self.assertIn("idempotency.E002", self.ids())
+                    self.assertEqual([e.id for e in errors], ["idempotency.E002"])
+                    self.assertIn(name, errors[0].msg)
+
+    def test_good_values_pass(self):
+        good = {
+            "TTL_SECONDS": 60,
+            "HEADER": "Request-Key",
+            "ALIAS_HEADER": "",
+            "METHODS": ["POST"],
+            "PATH_PREFIXES": [],
+            "IN_FLIGHT_WAIT_SECONDS": 0,
+            "RETRY_AFTER_SECONDS": 5,
+            "PURGE_BATCH_SIZE": 10,
+        }
+        with self.settings(IDEMPOTENCY=good):
+            self.assertEqual(check_settings(), [])
+
+    def test_a_setting_that_is_not_a_dict_is_e002(self):
+        with self.settings(IDEMPOTENCY=[("TTL_SECONDS", 5)]):
+            self.assertEqual([e.id for e in check_settings()], ["idempotency.E002"])
+
+    def test_a_missing_middleware_or_gate_is_a_warning(self):
+        with self.settings(MIDDLEWARE=[], REST_FRAMEWORK={}):
+            self.assertEqual(
+                [w.id for w in check_installation()],
+                ["idempotency.W001", "idempotency.W002"],
+            )
