@@ -24,7 +24,10 @@ INDEX_PATTERNS = (
     ),
     re.compile(r"Conflict Arbiter Indexes: (.+)"),
 )
+PLACEHOLDERS = re.compile(r"(%s, ){4,}")
 SEQ_SCAN = re.compile(r"Seq Scan on (\S+)")
+# Transaction control, which Django logs beside the queries.
+CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\s*$", re.I)
 SAVEPOINT = re.compile(
     r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I
 )
@@ -131,7 +134,11 @@ def statement_counts(client: Any, table: str) -> tuple[dict, dict]:
             response = send()
         if name == "create, no key":
             order_id.append(response.json()["id"])
-        statements = [query["sql"] for query in queries.captured_queries]
+        statements = [
+            query["sql"]
+            for query in queries.captured_queries
+            if not CONTROL.match(query["sql"])
+        ]
         counts[name] = {
             "status": response.status_code,
             "replayed": response.headers.get("Idempotent-Replayed") == "true",
@@ -189,16 +196,17 @@ def explain(
         {match for pattern in INDEX_PATTERNS for match in pattern.findall(plan)}
     )
     return {
-        "sql": sql if params is None else f"{sql}  -- params: {shorten(params)}",
-        "plan": lines,
+        "sql": shorten(PLACEHOLDERS.sub("%s, ..., ", sql), 4000)
+        + ("" if params is None else f"  -- params: {shorten(params)}"),
+        "plan": [shorten(line) for line in lines],
         "indexes": indexes,
         "seq_scans": sorted(set(SEQ_SCAN.findall(plan))),
     }
 
 
-def shorten(params: Any) -> str:
-    text = repr(params)
-    return text if len(text) <= 300 else text[:300] + "..."
+def shorten(value: Any, limit: int = 400) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 if __name__ == "__main__":

@@ -354,6 +354,18 @@ def summarise(
                 ["request", "status", "statements", "w/o savepoints", "on key table"],
             )
         )
+        counts = inspect["counts"]
+        added = (
+            counts["create, keyed"]["without_savepoints"]
+            - counts["create, no key"]["without_savepoints"]
+        )
+        replay = counts["replay of a stored key"]["without_savepoints"]
+        out.append(
+            f"  the key layer adds {added} queries to a create (target <= 2: "
+            f"{verdict(added, most=2)}); a replay takes {replay} in all (target <= 3: "
+            f"{verdict(replay, most=3)})"
+        )
+        figures["statements"] = {"added_to_create": added, "replay": replay}
         out.append("\nQuery plans on the full key table (EXPLAIN ANALYZE, rolled back)")
         rows = [
             [
