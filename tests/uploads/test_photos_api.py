@@ -309,3 +309,18 @@ class PhotoScopingTests(TempMediaRootMixin, APITestCase):
                 self.assertEqual(response["WWW-Authenticate"], "Token")
                 self.assertEqual(response.data["code"], "not_authenticated")
         self.assertEqual(Photo.objects.count(), 1)
+
+
+class PhotoDownloadNegotiationTests(TempMediaRootMixin, APITestCase):
+    def test_download_answers_any_accept_that_allows_json(self):
+        client = token_client(make_user())
+        response = client.post(
+            "/api/photos/", {"filename": "a", "file": image(b"abc")}, format="multipart"
+        )
+        for accept in ["*/*", "application/json", "text/html,*/*;q=0.8"]:
+            with self.subTest(accept=accept):
+                download = client.get(response.data["file"], HTTP_ACCEPT=accept)
+                self.assertEqual(download.status_code, 200)
+                self.assertEqual(b"".join(download.streaming_content), b"abc")
+        download = client.get(response.data["file"], HTTP_ACCEPT="image/png")
+        self.assertEqual(download.status_code, 406)
