@@ -106,10 +106,13 @@ def _payload(request: "Request") -> bytes:
 
     A non-multipart body is read as raw bytes through Django's ``request.body``,
     which caches them: the view still parses them, or checks their signature.
-    A multipart body goes through DRF's parsers, whose files can be large.
+    A multipart body goes through DRF's parsers, whose files can be large, when
+    the view accepts multipart at all; otherwise it is raw bytes like the rest.
     """
     content_type = request.content_type or ""
-    if content_type.lower().startswith("multipart/"):
+    if content_type.lower().startswith("multipart/") and any(
+        parser.media_type.startswith("multipart/") for parser in request.parsers
+    ):
         return _parsed_payload(request)
     try:
         body = request._request.body

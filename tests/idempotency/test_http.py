@@ -251,6 +251,13 @@ class ReplayTests(TestCase):
         self.assertEqual(response.json()["sha256"], hashlib.sha256(body).hexdigest())
         self.assertEqual(response.json()["data"], {"a": 1, "b": 2})
 
+    def test_a_multipart_body_to_a_view_without_multipart_is_taken_as_bytes(self):
+        # The view answers the unsupported media type itself, after the gate.
+        data = {"file": SimpleUploadedFile("a.txt", b"x")}
+        response = self.client.post("/api/json-only/", data, headers=keyed("k-mp"))
+        self.assertEqual(response.status_code, 415)
+        self.assertEqual(counts(), (0, 0))
+
     def test_a_body_parsed_before_the_gate_is_fingerprinted_from_its_data(self):
         # Session authentication checks CSRF, which reads request.POST and so
         # consumes the stream before the gate runs.

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/slow/", views.SlowThingView.as_view()),
     path("api/uploads/", views.UploadThingView.as_view()),
     path("api/raw/", views.RawView.as_view()),
+    path("api/json-only/", views.JsonOnlyView.as_view()),
     path("api/secret/", views.SecretView.as_view()),
     path("api/stream/", views.StreamView.as_view()),
     path("api/broken/", views.BrokenView.as_view()),

@@ -7,6 +7,7 @@ from uuid import uuid4
 from django.contrib.auth.models import Group
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import permissions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -128,3 +129,9 @@ def plain_view(request):
     """A plain Django view outside the prefixes."""
     Group.objects.create(name=f"plain-{uuid4().hex}")
     return HttpResponse(b"plain", status=201)
+
+
+class JsonOnlyView(RawView):
+    """RawView that parses JSON only, like a webhook receiver."""
+
+    parser_classes = [JSONParser]
