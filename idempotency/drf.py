@@ -27,13 +27,6 @@ from rest_framework.throttling import BaseThrottle
 from idempotency import store
 from idempotency.conf import idempotency_settings
 from idempotency.exceptions import BodyTooLarge, KeyInvalid
-
-if TYPE_CHECKING:
-    # Imported for annotations only: DRF imports this module while it defines
-    # APIView (the gate is in DEFAULT_THROTTLE_CLASSES).
-    from rest_framework.request import Request
-    from rest_framework.views import APIView
-
 from idempotency.fingerprint import (
     FilePart,
     InvalidKey,
@@ -43,6 +36,13 @@ from idempotency.fingerprint import (
     key_from_headers,
     request_fingerprint,
 )
+
+if TYPE_CHECKING:
+    # Imported for annotations only: DRF imports this module while it defines
+    # APIView (the gate is in DEFAULT_THROTTLE_CLASSES).
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Set on the Django HttpRequest: by the middleware when it opened the
@@ -200,6 +200,8 @@ def replay_response(reply: store.Reply) -> HttpResponse:
         status=200 if reply.status == 201 else reply.status,
         content_type=reply.headers.get("Content-Type"),
     )
+    if "Content-Type" not in reply.headers:
+        del response["Content-Type"]  # the first reply had none (a 204)
     if "Location" in reply.headers:
         response["Location"] = reply.headers["Location"]
     response[REPLAYED_HEADER] = "true"

@@ -2,6 +2,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase, override_settings
 from django.utils import timezone
@@ -143,6 +144,7 @@ class ReplayTests(TestCase):
                 self.assertEqual(again.status_code, status)
                 self.assertEqual(again["Idempotent-Replayed"], "true")
                 self.assertEqual(again.content, first.content)
+                self.assertEqual(again.get("Content-Type"), first.get("Content-Type"))
                 row = IdempotencyKey.objects.get(key=method)
                 self.assertEqual(
                     (row.method, row.status_code), (method.upper(), status)
@@ -302,6 +304,31 @@ class ReplayTests(TestCase):
             response = self.client.post("/api/things/", {"name": "a"}, format="json")
             self.assertEqual(response.status_code, 201)
         self.assertEqual(counts(), (2, 0))
+
+
+@override_settings(ROOT_URLCONF=TEST_URLS)
+class InstallationTests(TestCase):
+    def test_a_replay_works_with_debug_on(self):
+        with self.settings(DEBUG=True):
+            first = APIClient().post(
+                "/api/things/", {}, format="json", headers=keyed("d")
+            )
+            again = APIClient().post(
+                "/api/things/", {}, format="json", headers=keyed("d")
+            )
+        self.assertEqual((first.status_code, again.status_code), (201, 200))
+        self.assertEqual(again.content, first.content)
+
+    def test_a_key_without_the_middleware_is_a_configuration_error(self):
+        middleware = [
+            m for m in settings.MIDDLEWARE if not m.startswith("idempotency.")
+        ]
+        with self.settings(MIDDLEWARE=middleware):
+            unkeyed = APIClient().post("/api/things/", {}, format="json")
+            self.assertEqual(unkeyed.status_code, 201)
+            with self.assertRaises(ImproperlyConfigured):
+                APIClient().post("/api/things/", {}, format="json", headers=keyed("m"))
+        self.assertFalse(IdempotencyKey.objects.exists())
 
 
 @override_settings(ROOT_URLCONF=TEST_URLS)
