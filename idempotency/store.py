@@ -270,10 +270,11 @@ def claim(attempt: Attempt) -> Reply | None:
                 return _reply(found)
             # Expired, or left incomplete by a transaction that committed without
             # recording; with the advisory lock no one else is working on it.
-            if found.lock_held:
-                if _take_over(found, attempt, now=now, expires_at=expires_at):
-                    return None
-                continue  # purged or taken over meanwhile: look again at once
+            # A take-over that updates nothing met the purge: look again.
+            if found.lock_held and _take_over(
+                found, attempt, now=now, expires_at=expires_at
+            ):
+                return None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise KeyInUse(wait=idempotency_settings.RETRY_AFTER_SECONDS)
