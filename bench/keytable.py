@@ -108,3 +108,40 @@ def empty(db: Database) -> None:
     """Remove every key (the table is idle when this is called)."""
     with db.connect() as conn:
         conn.execute(f"TRUNCATE {TABLE}")
+
+
+class Twin:
+    """An empty copy of the key table that can trade places with the full one.
+
+    Renaming two tables in one transaction takes a moment, so keyed creates on
+    the empty and on the full table can alternate within one round, the way
+    every other ratio is taken. The copy has the same columns, defaults,
+    constraints and indexes (``LIKE ... INCLUDING ALL``); ``ON CONFLICT
+    (principal, key)`` finds its unique index by its columns, not its name.
+    """
+
+    SPARE = f"{TABLE}_bench_spare"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.in_place = "full"
+        with db.connect() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {self.SPARE}")
+            conn.execute(f"CREATE TABLE {self.SPARE} (LIKE {TABLE} INCLUDING ALL)")
+            conn.execute(f"ANALYZE {self.SPARE}")
+
+    def use(self, state: str) -> None:
+        """Put the ``"full"`` or the ``"empty"`` table in place (server idle)."""
+        if state == self.in_place:
+            return
+        with self.db.connect() as conn, conn.transaction():
+            conn.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_bench_swap")
+            conn.execute(f"ALTER TABLE {self.SPARE} RENAME TO {TABLE}")
+            conn.execute(f"ALTER TABLE {TABLE}_bench_swap RENAME TO {self.SPARE}")
+        self.in_place = state
+
+    def drop(self) -> None:
+        """Put the full table back and drop the empty one."""
+        self.use("full")
+        with self.db.connect() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {self.SPARE}")

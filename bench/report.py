@@ -55,6 +55,7 @@ def scenario_figures(runs: list[dict], phase: str, scenario: str) -> dict[str, A
         "p99_ms": median(run["p99_ms"] for run in valid),
         "statuses": dict(sorted(statuses.items())),
         "problems": sorted({p for run in chosen for p in run["problems"]}),
+        "others_cpu": median(run["cpu"]["others"] for run in chosen if run.get("cpu")),
     }
 
 
@@ -133,6 +134,13 @@ def summarise(
         f"{settings.get('duration')} s a run, {settings.get('rounds')} round(s)"
     )
 
+    foreign = [run["cpu"]["others"] for run in runs if run.get("cpu")]
+    if foreign:
+        out.append(
+            f"  CPU used by other programs during the runs: median {median(foreign):.0f}%, "
+            f"max {max(foreign):.0f}% of the machine"
+        )
+        figures["others_cpu"] = {"median": median(foreign), "max": max(foreign)}
     out.append("\nScenarios (median of the valid runs over the rounds)")
     rows = []
     for name, title in titles.items():
@@ -146,10 +154,14 @@ def summarise(
                 fmt(got["p99_ms"], 1),
                 statuses_text(got["statuses"]),
                 f"{got['valid']}/{got['runs']}",
+                fmt(got["others_cpu"], 0),
             ]
         )
     out.append(
-        table(rows, ["scenario", "req/s", "p50 ms", "p99 ms", "statuses", "valid"])
+        table(
+            rows,
+            ["scenario", "req/s", "p50 ms", "p99 ms", "statuses", "valid", "others %"],
+        )
     )
     problems = {
         name: got["problems"]
@@ -224,23 +236,38 @@ def summarise(
             {"target": "contention: zero 5xx, one execution per key", "verdict": state}
         )
 
-    scaling = facts.get("scaling", {})
+    scaling = facts.get("scaling")
     if scaling:
-        out.append("\nWorkers (req/s; the 4-worker column is the rounds' median)")
-        names = ["baseline", "keyed", "replay", "read"]
-        counts = sorted({*map(int, scaling), int(settings.get("workers", 4))})
+        counts = scaling["workers"]
+        main = int(settings.get("workers", 4))
+        out.append(
+            f"\nWorkers: req/s by number of gunicorn workers, {scaling['rounds']} "
+            f"interleaved round(s); the ratio is taken within each round"
+        )
         rows = []
-        for name in names:
+        for name in ["baseline", "keyed", "replay", "read"]:
             row = [titles[name]]
             for count in counts:
-                if count == int(settings.get("workers", 4)):
-                    row.append(fmt(figures["scenarios"][name]["rps"], 1))
-                else:
-                    got = scenario_figures(runs, f"workers-{count}", name)
-                    row.append(fmt(got["rps"], 1))
+                got = scenario_figures(runs, f"workers-{count}", name)
+                row.append(fmt(got["rps"], 1))
+            for count in counts:
+                if count == main:
+                    continue
+                each = [
+                    a["rps"] / b["rps"]
+                    for a, b in zip(
+                        runs_of(runs, f"workers-{count}", name),
+                        runs_of(runs, f"workers-{main}", name),
+                        strict=False,
+                    )
+                    if a["valid"] and b["valid"] and b["rps"]
+                ]
+                row.append(fmt(median(each)))
             rows.append(row)
-        out.append(table(rows, ["scenario", *[f"{c} workers" for c in counts]]))
-        figures["scaling"] = {"workers": counts, "rows": rows}
+        header = ["scenario", *[f"{c} workers" for c in counts]]
+        header += [f"{c}/{main}" for c in counts if c != main]
+        out.append(table(rows, header))
+        figures["scaling"] = {"header": header, "rows": rows}
 
     keys = facts.get("key_table")
     if keys:
@@ -269,21 +296,35 @@ def summarise(
                 rows, ["scenario", "empty req/s", "full req/s", "empty p99", "full p99"]
             )
         )
-        keyed_empty = [
-            r["rps"] for r in runs_of(runs, "table-empty", "keyed") if r["valid"]
-        ]
-        keyed_full = [
-            r["rps"] for r in runs_of(runs, "table-full", "keyed") if r["valid"]
-        ]
-        pairs = [f / e for e, f in zip(keyed_empty, keyed_full, strict=False) if e]
+        pairs = []
+        for number in sorted({r["round"] for r in runs_of(runs, "table-full")}):
+            empty = [
+                r
+                for r in runs_of(runs, "table-empty", "keyed")
+                if r["round"] == number and r["valid"]
+            ]
+            full = [
+                r
+                for r in runs_of(runs, "table-full", "keyed")
+                if r["round"] == number and r["valid"]
+            ]
+            if empty and full and empty[0]["rps"]:
+                pairs.append(full[0]["rps"] / empty[0]["rps"])
         middle = median(pairs)
-        base_empty = median(ratio_per_round(runs, "table-empty", "keyed", "baseline"))
-        base_full = median(ratio_per_round(runs, "table-full", "keyed", "baseline"))
-        normalised = base_full / base_empty if base_empty and base_full else None
+        base_empty = ratio_per_round(runs, "table-empty", "keyed", "baseline")
+        base_full = ratio_per_round(runs, "table-full", "keyed", "baseline")
+        normalised = median(
+            f / e for e, f in zip(base_empty, base_full, strict=False) if e and f
+        )
         state = verdict(middle, least=0.95)
         out.append(
-            f"  keyed create, full / empty table: {fmt(middle)} (target >= 0.95: {state}); "
-            f"against the create without key of the same phase: {fmt(normalised)}"
+            f"  keyed create, full / empty table, per round: "
+            f"{' '.join(fmt(p) for p in pairs)}; median {fmt(middle)} "
+            f"(target >= 0.95: {state})"
+        )
+        out.append(
+            "  the same, each divided by the create without key measured beside it: "
+            f"{fmt(normalised)}"
         )
         figures["targets"].append(
             {

@@ -36,11 +36,14 @@ from harness import (
     ROOT,
     Account,
     BenchError,
+    CpuSnapshot,
     Database,
     Load,
     Processes,
     Server,
     call,
+    cpu_shares,
+    cpu_snapshot,
     django_env,
     ensure_wrk,
     expect,
@@ -170,13 +173,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--table-rounds",
         type=int,
-        help="rounds on the empty and on the full key table (default 2; quick 1)",
+        help="rounds on the empty and on the full key table (default 3; quick 1)",
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument(
         "--scaling-workers",
         default="2",
         help="other worker counts to measure, comma-separated ('' for none)",
+    )
+    parser.add_argument(
+        "--scaling-rounds",
+        type=int,
+        help="rounds of the worker comparison (default 2; quick 1)",
     )
     parser.add_argument(
         "--threads",
@@ -209,7 +217,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     options.keys = (
         options.keys if options.keys is not None else (20_000 if quick else 1_000_000)
     )
-    options.table_rounds = options.table_rounds or (1 if quick else 2)
+    options.table_rounds = options.table_rounds or (1 if quick else 3)
+    options.scaling_rounds = options.scaling_rounds or (1 if quick else 2)
     options.scaling = [int(w) for w in options.scaling_workers.split(",") if w.strip()]
     return options
 
@@ -360,8 +369,11 @@ class Bench:
         raw = self.raw / f"{phase}-r{round_no}-{name}.txt"
         before = self.contention_counts() if scenario.contention else None
         load = self.load(scenario, seconds=self.options.duration)
+        before_cpu = cpu_snapshot()
         result = wrk_run(self.processes, self.wrk, load, self.server.url, raw)
+        cpu = self.cpu_since(before_cpu)
         record = self.record(scenario, result, phase=phase, round_no=round_no, raw=raw)
+        record["cpu"] = cpu
         if scenario.contention:
             self.check_contention(record, result, before, round_no=round_no)
         if name == "upload":
@@ -369,7 +381,7 @@ class Bench:
         self.say(
             f"{phase:<12} r{round_no} {name:<10} {record['rps']:8.1f} req/s  "
             f"p50 {record['p50_ms']:6.1f} ms  p99 {record['p99_ms']:6.1f} ms  "
-            f"{report.statuses_text(record['statuses'])}"
+            f"{report.statuses_text(record['statuses'])}  others {cpu['others']:.0f}%"
             + ("" if record["valid"] else "  INVALID: " + "; ".join(record["problems"]))
         )
         return record
@@ -499,16 +511,23 @@ class Bench:
                 self.run(name, phase="rounds", round_no=number + 1)
 
     def scaling(self) -> None:
-        """Measure the main scenarios with other worker counts, one round each."""
+        """Measure the main scenarios with each worker count, interleaved in rounds.
+
+        Every round restarts gunicorn with each count in turn, the usual count
+        last, so ratios between counts are taken minutes apart at most.
+        """
         if not self.options.scaling:
             return
-        self.facts["scaling"] = {}
-        for workers in self.options.scaling:
-            self.restart(workers)
-            for name in SCALING_SCENARIOS:
-                self.run(name, phase=f"workers-{workers}", round_no=1)
-            self.facts["scaling"][str(workers)] = True
-        self.restart(self.options.workers)
+        counts = [*self.options.scaling, self.options.workers]
+        self.facts["scaling"] = {
+            "workers": counts,
+            "rounds": self.options.scaling_rounds,
+        }
+        for number in range(self.options.scaling_rounds):
+            for workers in counts:
+                self.restart(workers)
+                for name in SCALING_SCENARIOS:
+                    self.run(name, phase=f"workers-{workers}", round_no=number + 1)
 
     def restart(self, workers: int) -> None:
         self.server.stop()
@@ -519,13 +538,14 @@ class Bench:
         self.warm_up()
 
     def key_table(self) -> None:
-        """Keyed creates on the empty and the full table, the plans, and the purge."""
+        """Keyed creates on the empty and the full table, the plans, and the purge.
+
+        The table is filled once; an empty twin then trades places with it
+        between runs, so that each round measures both states (and the create
+        without a key beside each), in an order rotated from round to round.
+        """
         options = self.options
         keytable.empty(self.db)
-        pair = ["baseline", "keyed"]
-        for number in range(options.table_rounds):
-            for name in pair[number % 2 :] + pair[: number % 2]:
-                self.run(name, phase="table-empty", round_no=number + 1)
         live = int(options.keys * options.live_fraction)
         self.say(f"key table: filling {options.keys:,} expired and {live:,} live keys")
         fill = keytable.fill(
@@ -537,9 +557,21 @@ class Bench:
         )
         facts: dict[str, Any] = {"fill": fill}
         self.facts["key_table"] = facts
-        for number in range(options.table_rounds):
-            for name in pair[number % 2 :] + pair[: number % 2]:
-                self.run(name, phase="table-full", round_no=number + 1)
+        twin = keytable.Twin(self.db)
+        steps = [
+            ("empty", "keyed"),
+            ("empty", "baseline"),
+            ("full", "keyed"),
+            ("full", "baseline"),
+        ]
+        try:
+            for number in range(options.table_rounds):
+                shift = (2 * number) % len(steps)
+                for state, name in steps[shift:] + steps[:shift]:
+                    twin.use(state)
+                    self.run(name, phase=f"table-{state}", round_no=number + 1)
+        finally:
+            twin.drop()
         self.inspect()
         facts["purge"] = self.purge_under_load()
 
@@ -579,6 +611,7 @@ class Bench:
         )
         raw = self.raw / "purge-load-keyed.txt"
         load = self.load(SCENARIOS["keyed"], seconds=600)
+        before_cpu = cpu_snapshot()
         writers = wrk_start(self.processes, self.wrk, load, self.server.url, raw)
         self.say(f"purge: {expired:,} expired keys, under a keyed create load")
         try:
@@ -590,9 +623,11 @@ class Bench:
             seconds = time.monotonic() - started
         finally:
             result = wrk_finish(self.processes, writers, raw, interrupt=True)
+        cpu = self.cpu_since(before_cpu)
         record = self.record(
             SCENARIOS["keyed"], result, phase="purge-load", round_no=1, raw=raw
         )
+        record["cpu"] = cpu
         numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", output)]
         left = keytable.sizes(self.db)
         purge = {
@@ -611,6 +646,10 @@ class Bench:
         return purge
 
     # --- helpers --------------------------------------------------------------------
+
+    def cpu_since(self, before: CpuSnapshot) -> dict[str, float]:
+        server = self.server.process.pid if self.server.process else None
+        return cpu_shares(before, cpu_snapshot(), server_pid=server)
 
     def clean_media(self) -> None:
         """Remove uploaded files: rows may point at nothing, the disk stays small."""
