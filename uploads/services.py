@@ -1,11 +1,13 @@
 """Creating a photo once per owner and filename, and writing its file at most once."""
 
 import hashlib
+from datetime import timedelta
 from uuid import uuid4
 
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from uploads.exceptions import FilenameTaken
@@ -76,3 +78,27 @@ def _file_write(photo: Photo, upload: UploadedFile) -> str:
         photo.file.name = stored
         photo.save(update_fields=["file"])
     return stored
+
+
+def photo_orphan_files_delete(*, older_than: timedelta, dry_run: bool = False) -> int:
+    """Delete stored photo files that no photo refers to; return how many.
+
+    A file is written inside the transaction that creates its photo, so a
+    transaction rolled back after the write, a crash before its commit, or a
+    photo deleted in the admin leaves a file behind. Only files older than
+    ``older_than`` go, so a file whose transaction is still open is kept.
+    """
+    if not default_storage.exists(PHOTO_DIRECTORY):
+        return 0
+    cutoff = timezone.now() - older_than
+    _, names = default_storage.listdir(PHOTO_DIRECTORY)
+    orphans = [
+        stored
+        for stored in (f"{PHOTO_DIRECTORY}/{name}" for name in names)
+        if default_storage.get_modified_time(stored) < cutoff
+        and not Photo.objects.filter(file=stored).exists()
+    ]
+    if not dry_run:
+        for stored in orphans:
+            default_storage.delete(stored)
+    return len(orphans)
