@@ -92,12 +92,13 @@ def photo_orphan_files_delete(*, older_than: timedelta, dry_run: bool = False) -
         return 0
     cutoff = timezone.now() - older_than
     _, names = default_storage.listdir(PHOTO_DIRECTORY)
-    orphans = [
+    old = [
         stored
         for stored in (f"{PHOTO_DIRECTORY}/{name}" for name in names)
         if default_storage.get_modified_time(stored) < cutoff
-        and not Photo.objects.filter(file=stored).exists()
     ]
+    referenced = set(Photo.objects.filter(file__in=old).values_list("file", flat=True))
+    orphans = [stored for stored in old if stored not in referenced]
     if not dry_run:
         for stored in orphans:
             default_storage.delete(stored)
