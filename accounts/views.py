@@ -6,7 +6,6 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -17,6 +16,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.services import user_sign_up
+from idem_project.responses import create_response
 
 
 class UserViewSet(
@@ -48,12 +48,12 @@ class UserViewSet(
         params = UserCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         user, created = user_sign_up(**params.validated_data)
-        body = UserSerializer(user).data
-        if not created:
-            return Response(body, status=status.HTTP_200_OK)
-        location = reverse("user-detail", args=[user.pk], request=request)
-        return Response(
-            body, status=status.HTTP_201_CREATED, headers={"Location": location}
+        return create_response(
+            request,
+            body=UserSerializer(user).data,
+            created=created,
+            detail_url="user-detail",
+            pk=user.pk,
         )
 
 

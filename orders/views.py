@@ -6,8 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
+from idem_project.responses import create_response
 from orders.models import Order
 from orders.serializers import OrderCreateSerializer, OrderSerializer
 
@@ -74,12 +74,12 @@ class OrderViewSet(
         order, created = Order.objects.get_or_create_by_client_id(
             owner=request.user, **params.validated_data
         )
-        body = OrderSerializer(order).data
-        if not created:
-            return Response(body, status=status.HTTP_200_OK)
-        location = reverse("order-detail", args=[order.pk], request=request)
-        return Response(
-            body, status=status.HTTP_201_CREATED, headers={"Location": location}
+        return create_response(
+            request,
+            body=OrderSerializer(order).data,
+            created=created,
+            detail_url="order-detail",
+            pk=order.pk,
         )
 
     @_TRANSITION_SCHEMA

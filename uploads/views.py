@@ -8,14 +8,14 @@ from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from idem_project.responses import create_response
 from uploads.models import Photo
 from uploads.serializers import (
     PhotoCreateSerializer,
@@ -27,12 +27,12 @@ from uploads.services import photo_create
 
 def _photo_reply(request: Request, photo: Photo, *, created: bool) -> Response:
     """Answer 201 with a Location for a new photo, 200 for a retry."""
-    body = PhotoSerializer(photo, context={"request": request}).data
-    if not created:
-        return Response(body, status=status.HTTP_200_OK)
-    location = reverse("photo-detail", args=[photo.pk], request=request)
-    return Response(
-        body, status=status.HTTP_201_CREATED, headers={"Location": location}
+    return create_response(
+        request,
+        body=PhotoSerializer(photo, context={"request": request}).data,
+        created=created,
+        detail_url="photo-detail",
+        pk=photo.pk,
     )
 
 
