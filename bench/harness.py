@@ -113,6 +113,15 @@ class Database:
             row = conn.execute(query, params).fetchone()
         return row[0] if row else None
 
+    def backend_pids(self) -> set[int]:
+        """Return the pids of this database's backends and of the server's own."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() OR datname IS NULL"
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def server_version(self) -> str:
         return str(self.scalar("SHOW server_version"))
 
@@ -471,13 +480,19 @@ def cpu_snapshot() -> CpuSnapshot:
 
 
 def cpu_shares(
-    before: CpuSnapshot, after: CpuSnapshot, *, server_pid: int | None
+    before: CpuSnapshot,
+    after: CpuSnapshot,
+    *,
+    server_pid: int | None,
+    postgres_pids: set[int] | None = None,
 ) -> dict[str, float]:
     """Return the share of the machine's CPU (all cores = 100) each party used.
 
     ``ours`` is gunicorn with its workers and the benchmark's finished children
-    (wrk); ``postgresql`` is every postgres process; ``others`` is the rest of
-    the busy time: other programs running on the machine at the same time.
+    (wrk); ``postgresql`` is the postgres processes in ``postgres_pids`` (the
+    benchmark database's backends and the server's background processes), or
+    every postgres process when it is None; ``others`` is the rest of the busy
+    time: other programs, and other databases' backends, at the same time.
     """
     total = after.total - before.total
     if total <= 0:
@@ -500,7 +515,9 @@ def cpu_shares(
     postgres = sum(
         used(pid)
         for pid, (_, name, _) in after.processes.items()
-        if name.startswith("postgres") and pid not in tree
+        if name.startswith("postgres")
+        and pid not in tree
+        and (postgres_pids is None or pid in postgres_pids)
     )
     busy = after.busy - before.busy
     others = max(0, busy - ours - postgres)

@@ -141,6 +141,11 @@ def summarise(
             f"max {max(foreign):.0f}% of the machine"
         )
         figures["others_cpu"] = {"median": median(foreign), "max": max(foreign)}
+    if facts.get("waited_for_quiet_s"):
+        out.append(
+            f"  waited {facts['waited_for_quiet_s']:.0f} s in all for other programs "
+            "to leave the CPU before runs"
+        )
     out.append("\nScenarios (median of the valid runs over the rounds)")
     rows = []
     for name, title in titles.items():

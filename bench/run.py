@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import keytable
+import psycopg
 import report
 from harness import (
     BENCH_DIR,
@@ -187,6 +188,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="rounds of the worker comparison (default 2; quick 1)",
     )
     parser.add_argument(
+        "--quiet-cpu",
+        type=float,
+        default=15.0,
+        help="before a run, wait while other programs use this share of the CPU (%%)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=15.0,
+        help="seconds to wait at most before one run",
+    )
+    parser.add_argument(
+        "--quiet-budget",
+        type=float,
+        help="seconds to wait at most in all (default 150; quick 10)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -219,6 +237,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     options.table_rounds = options.table_rounds or (1 if quick else 3)
     options.scaling_rounds = options.scaling_rounds or (1 if quick else 2)
+    if options.quiet_budget is None:
+        options.quiet_budget = 10.0 if quick else 150.0
     options.scaling = [int(w) for w in options.scaling_workers.split(",") if w.strip()]
     return options
 
@@ -246,6 +266,7 @@ class Bench:
         self.accounts: dict[str, Account] = {}
         self.fixtures: dict[str, str] = {}
         self.runs: list[dict[str, Any]] = []
+        self.quiet_spent = 0.0
         self.facts: dict[str, Any] = {
             "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "settings": {
@@ -369,11 +390,13 @@ class Bench:
         raw = self.raw / f"{phase}-r{round_no}-{name}.txt"
         before = self.contention_counts() if scenario.contention else None
         load = self.load(scenario, seconds=self.options.duration)
+        waited = self.wait_for_quiet()
         before_cpu = cpu_snapshot()
         result = wrk_run(self.processes, self.wrk, load, self.server.url, raw)
         cpu = self.cpu_since(before_cpu)
         record = self.record(scenario, result, phase=phase, round_no=round_no, raw=raw)
         record["cpu"] = cpu
+        record["waited_s"] = waited
         if scenario.contention:
             self.check_contention(record, result, before, round_no=round_no)
         if name == "upload":
@@ -647,9 +670,40 @@ class Bench:
 
     # --- helpers --------------------------------------------------------------------
 
+    def wait_for_quiet(self) -> float:
+        """Wait, within limits, until other programs leave the CPU to the benchmark.
+
+        The machine may be shared: sample one second at a time and go on once
+        other programs used less than ``--quiet-cpu`` percent of it, or after
+        ``--quiet-wait`` seconds, or at once when ``--quiet-budget`` is spent.
+        Return the seconds waited.
+        """
+        options = self.options
+        started = time.monotonic()
+        while self.quiet_spent < options.quiet_budget:
+            before = cpu_snapshot()
+            time.sleep(1.0)
+            others = self.cpu_since(before)["others"]
+            if others < options.quiet_cpu:
+                break
+            waited = time.monotonic() - started
+            if waited >= options.quiet_wait:
+                break
+            if waited < 1.5:
+                self.say(f"other programs use {others:.0f}% of the CPU: waiting")
+        waited = time.monotonic() - started
+        # The first second samples the machine; only the rest is waiting.
+        self.quiet_spent += max(0.0, waited - 1.0)
+        return round(waited, 1)
+
     def cpu_since(self, before: CpuSnapshot) -> dict[str, float]:
         server = self.server.process.pid if self.server.process else None
-        return cpu_shares(before, cpu_snapshot(), server_pid=server)
+        after = cpu_snapshot()
+        try:
+            postgres = self.db.backend_pids()
+        except psycopg.Error:
+            postgres = None
+        return cpu_shares(before, after, server_pid=server, postgres_pids=postgres)
 
     def clean_media(self) -> None:
         """Remove uploaded files: rows may point at nothing, the disk stays small."""
@@ -731,6 +785,7 @@ def main(argv: list[str]) -> int:
         bench.say("stopping gunicorn and dropping the database")
         bench.teardown()
     bench.facts["seconds"] = round(time.monotonic() - STARTED, 1)
+    bench.facts["waited_for_quiet_s"] = round(bench.quiet_spent, 1)
     text, figures = report.summarise(bench.runs, bench.facts, TITLES)
     text += f"\nFinished in {bench.facts['seconds']:.0f} s; raw outputs in {out}\n"
     if failed:
