@@ -673,7 +673,7 @@ class Bench:
     def wait_for_quiet(self) -> float:
         """Wait, within limits, until other programs leave the CPU to the benchmark.
 
-        The machine may be shared: sample one second at a time and go on once
+        The machine may be shared: sample half a second at a time and go on once
         other programs used less than ``--quiet-cpu`` percent of it, or after
         ``--quiet-wait`` seconds, or at once when ``--quiet-budget`` is spent.
         Return the seconds waited.
@@ -682,18 +682,18 @@ class Bench:
         started = time.monotonic()
         while self.quiet_spent < options.quiet_budget:
             before = cpu_snapshot()
-            time.sleep(1.0)
+            time.sleep(0.5)
             others = self.cpu_since(before)["others"]
             if others < options.quiet_cpu:
                 break
             waited = time.monotonic() - started
             if waited >= options.quiet_wait:
                 break
-            if waited < 1.5:
+            if waited < 1.0:
                 self.say(f"other programs use {others:.0f}% of the CPU: waiting")
         waited = time.monotonic() - started
-        # The first second samples the machine; only the rest is waiting.
-        self.quiet_spent += max(0.0, waited - 1.0)
+        # The first half second samples the machine; only the rest is waiting.
+        self.quiet_spent += max(0.0, waited - 0.5)
         return round(waited, 1)
 
     def cpu_since(self, before: CpuSnapshot) -> dict[str, float]:
