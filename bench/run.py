@@ -202,7 +202,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-budget",
         type=float,
-        help="seconds to wait at most in all (default 150; quick 10)",
+        help="seconds to wait at most in all (default 120; quick 10)",
     )
     parser.add_argument(
         "--threads",
@@ -238,7 +238,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     options.table_rounds = options.table_rounds or (1 if quick else 3)
     options.scaling_rounds = options.scaling_rounds or (1 if quick else 2)
     if options.quiet_budget is None:
-        options.quiet_budget = 10.0 if quick else 150.0
+        options.quiet_budget = 10.0 if quick else 120.0
     options.scaling = [int(w) for w in options.scaling_workers.split(",") if w.strip()]
     return options
 
@@ -770,6 +770,9 @@ def main(argv: list[str]) -> int:
     out = options.results / stamp
     bench = Bench(options, out)
     signal.signal(signal.SIGTERM, interrupted)
+    # A shell may start a background job with SIGINT ignored; Ctrl-C and
+    # kill -INT must still stop the run through the clean-up below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     failed: str | None = None
     try:
         bench.setup()
