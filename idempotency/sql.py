@@ -72,7 +72,18 @@ class _Statements(NamedTuple):
     find: str
 
 
+# Built once per database vendor: the text depends on nothing else.
+_STATEMENTS: dict[str, _Statements] = {}
+
+
 def _statements(connection: BaseDatabaseWrapper) -> _Statements:
+    statements = _STATEMENTS.get(connection.vendor)
+    if statements is None:
+        statements = _STATEMENTS[connection.vendor] = _statements_build(connection)
+    return statements
+
+
+def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
     quote = connection.ops.quote_name
     table = quote(IdempotencyKey._meta.db_table)
     columns = ", ".join(quote(c) for c in _CLAIM_COLUMNS)
