@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from harness import Database
+from database import Database
 
 TABLE = "idempotency_idempotencykey"
 

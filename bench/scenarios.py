@@ -1,0 +1,83 @@
+"""The scenarios: each one's wrk script, account and expected statuses, and titles."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of load: its wrk script, who sends it and the statuses it may get."""
+
+    name: str
+    title: str
+    script: str
+    account: str
+    expected: frozenset[int]
+    all_replayed: bool = False
+    contention: bool = False
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "baseline",
+            "order create, no key",
+            "order_create.lua",
+            "orders",
+            frozenset({201}),
+        ),
+        Scenario(
+            "keyed",
+            "order create, fresh key",
+            "order_create.lua",
+            "orders",
+            frozenset({201}),
+        ),
+        Scenario(
+            "retry",
+            "order retry by client_id",
+            "order_retry.lua",
+            "orders",
+            frozenset({200}),
+        ),
+        Scenario(
+            "replay",
+            "replay of a stored key",
+            "order_replay.lua",
+            "orders",
+            frozenset({200}),
+            all_replayed=True,
+        ),
+        Scenario(
+            "read",
+            "GET /api/orders/{id}/",
+            "order_read.lua",
+            "orders",
+            frozenset({200}),
+        ),
+        Scenario(
+            "photo",
+            "photo create, JSON",
+            "photo_create.lua",
+            "photos",
+            frozenset({201}),
+        ),
+        Scenario(
+            "upload",
+            "photo create, multipart 100 KB",
+            "photo_upload.lua",
+            "photos",
+            frozenset({201}),
+        ),
+        Scenario(
+            "contention",
+            "16 connections, same keys",
+            "contention.lua",
+            "contention",
+            frozenset({200, 201, 409}),
+            contention=True,
+        ),
+    )
+}
+TITLES = {name: scenario.title for name, scenario in SCENARIOS.items()}
+SCALING_SCENARIOS = ["baseline", "keyed", "replay", "read"]

@@ -1,0 +1,291 @@
+"""One run of the suite: its set-up and tear-down, one wrk run and what it measured."""
+
+import argparse
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import report
+from api import Account, call, expect, sign_up
+from contention import check_contention, contention_counts
+from cpu import CpuSnapshot, cpu_shares, cpu_snapshot
+from database import Database
+from harness import BenchError, Processes
+from load import Load, ensure_wrk, wrk_run
+from machine import machine
+from scenarios import SCENARIOS, Scenario
+from server import Server, django_env, manage
+
+STARTED = time.monotonic()
+
+
+class Bench:
+    """One run of the suite: what it started, what it measured."""
+
+    def __init__(self, options: argparse.Namespace, out: Path) -> None:
+        self.options = options
+        self.out = out
+        self.raw = out / "raw"
+        self.raw.mkdir(parents=True)
+        self.processes = Processes()
+        self.db = Database(options.postgres, options.database)
+        self.media = Path(tempfile.mkdtemp(prefix="idem-bench-media-"))
+        self.env = django_env(
+            database_url=self.db.url,
+            media_root=self.media,
+            secret_key=secrets.token_urlsafe(40),
+        )
+        self.server = Server(self.processes, self.env, self.raw)
+        self.nonce = uuid.uuid4().hex[:10]
+        self.serial = 0
+        self.wrk = ""
+        self.accounts: dict[str, Account] = {}
+        self.fixtures: dict[str, str] = {}
+        self.runs: list[dict[str, Any]] = []
+        self.quiet_spent = 0.0
+        self.facts: dict[str, Any] = {
+            "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "settings": {
+                "workers": options.workers,
+                "threads": options.threads,
+                "connections": options.connections,
+                "duration": options.duration,
+                "rounds": options.rounds,
+                "quick": options.quick,
+                "keys": options.keys,
+            },
+            "contention": [],
+        }
+
+    # --- set-up and tear-down -------------------------------------------------------
+
+    def setup(self) -> None:
+        self.wrk = ensure_wrk(self.raw / "apt.log")
+        self.say(f"database {self.db.name}: create and migrate")
+        self.db.create()
+        manage(["migrate", "--noinput"], env=self.env, log=self.raw / "manage.log")
+        self.facts["machine"] = machine(self.db)
+        self.server.start(workers=self.options.workers)
+        self.say(f"gunicorn: {self.options.workers} sync workers at {self.server.url}")
+        port = self.server.port
+        for role in ("orders", "photos", "contention"):
+            self.accounts[role] = sign_up(
+                port,
+                email=f"bench-{role}-{self.nonce}@example.com",
+                password=secrets.token_urlsafe(16),
+            )
+        token = self.accounts["orders"].token
+        plain = {"client_id": f"fixture-{self.nonce}", "product_id": 7, "quantity": 2}
+        order = expect(
+            call(port, "POST", "/api/orders/", plain, token=token), 201, "order"
+        )
+        keyed = {
+            "client_id": f"fixture-keyed-{self.nonce}",
+            "product_id": 7,
+            "quantity": 2,
+        }
+        key = f"fixture-key-{self.nonce}"
+        first = call(
+            port,
+            "POST",
+            "/api/orders/",
+            keyed,
+            token=token,
+            headers={"Idempotency-Key": key},
+        )
+        expect(first, 201, "keyed order")
+        again = call(
+            port,
+            "POST",
+            "/api/orders/",
+            keyed,
+            token=token,
+            headers={"Idempotency-Key": key},
+        )
+        expect(again, 200, "replayed order")
+        if again.headers.get("idempotent-replayed") != "true":
+            raise BenchError(
+                "a repeated keyed request was not replayed: is the key layer on?"
+            )
+        self.fixtures = {
+            "order": str(order.body["id"]),
+            "client_id": plain["client_id"],
+            "key": key,
+            "keyed_client_id": keyed["client_id"],
+        }
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run each kind of request for a moment, untimed, so workers are warm."""
+        for name in ("baseline", "keyed", "replay", "upload"):
+            load = self.load(SCENARIOS[name], seconds=1)
+            wrk_run(
+                self.processes,
+                self.wrk,
+                load,
+                self.server.url,
+                self.raw / f"warm-up-{name}-{self.serial}.txt",
+            )
+        self.clean_media()
+
+    def teardown(self) -> None:
+        self.processes.stop_all()
+        try:
+            self.db.drop()
+        finally:
+            shutil.rmtree(self.media, ignore_errors=True)
+
+    # --- one wrk run ----------------------------------------------------------------
+
+    def load(self, scenario: Scenario, *, seconds: float) -> Load:
+        self.serial += 1
+        args = {
+            "token": self.accounts[scenario.account].token,
+            "nonce": f"{self.nonce}{self.serial}",
+        }
+        connections, threads = self.options.connections, self.options.threads
+        if scenario.name in ("baseline", "keyed"):
+            args["keyed"] = "1" if scenario.name == "keyed" else "0"
+        elif scenario.name == "retry":
+            args["client_id"] = self.fixtures["client_id"]
+        elif scenario.name == "replay":
+            args["key"] = self.fixtures["key"]
+            args["client_id"] = self.fixtures["keyed_client_id"]
+        elif scenario.name == "read":
+            args["order"] = self.fixtures["order"]
+        elif scenario.name == "upload":
+            args["size"] = str(100 * 1024)
+        elif scenario.contention:
+            connections, threads = self.options.contention_connections, 1
+            args["conns"] = str(connections)
+        return Load(scenario.script, args, connections, threads, seconds)
+
+    def run(self, name: str, *, phase: str, round_no: int) -> dict[str, Any]:
+        """Run one scenario once and record what it measured and whether it is valid."""
+        scenario = SCENARIOS[name]
+        raw = self.raw / f"{phase}-r{round_no}-{name}.txt"
+        before = (
+            contention_counts(self.db, self.accounts["contention"])
+            if scenario.contention
+            else None
+        )
+        load = self.load(scenario, seconds=self.options.duration)
+        waited = self.wait_for_quiet()
+        before_cpu = cpu_snapshot()
+        result = wrk_run(self.processes, self.wrk, load, self.server.url, raw)
+        cpu = self.cpu_since(before_cpu)
+        record = self.record(scenario, result, phase=phase, round_no=round_no, raw=raw)
+        record["cpu"] = cpu
+        record["waited_s"] = waited
+        if scenario.contention:
+            after = contention_counts(self.db, self.accounts["contention"])
+            self.facts["contention"].append(
+                check_contention(record, result, before, after, round_no=round_no)
+            )
+        if name == "upload":
+            self.clean_media()
+        self.say(
+            f"{phase:<12} r{round_no} {name:<10} {record['rps']:8.1f} req/s  "
+            f"p50 {record['p50_ms']:6.1f} ms  p99 {record['p99_ms']:6.1f} ms  "
+            f"{report.statuses_text(record['statuses'])}  others {cpu['others']:.0f}%"
+            + ("" if record["valid"] else "  INVALID: " + "; ".join(record["problems"]))
+        )
+        return record
+
+    def record(
+        self,
+        scenario: Scenario,
+        result: dict[str, Any],
+        *,
+        phase: str,
+        round_no: int,
+        raw: Path,
+    ) -> dict[str, Any]:
+        statuses = {str(k): int(v) for k, v in sorted(result["statuses"].items())}
+        problems = []
+        if not result["requests"]:
+            problems.append("no request completed")
+        for code, count in statuses.items():
+            if int(code) not in scenario.expected:
+                problems.append(f"unexpected status {code} x{count}")
+        errors = {k: int(v) for k, v in result["errors"].items() if k != "status" and v}
+        if errors:
+            problems.append(f"socket errors {errors}")
+        replayed = int(result["replayed"])
+        if scenario.all_replayed and replayed != result["requests"]:
+            problems.append(
+                f"{int(result['requests']) - replayed} replies not replayed"
+            )
+        if not scenario.all_replayed and not scenario.contention and replayed:
+            problems.append(f"{replayed} fresh requests replayed")
+        record = {
+            "phase": phase,
+            "round": round_no,
+            "scenario": scenario.name,
+            "workers": self.server.workers,
+            "requests": int(result["requests"]),
+            "rps": float(result["rps"]),
+            "p50_ms": float(result["p50_ms"]),
+            "p90_ms": float(result["p90_ms"]),
+            "p99_ms": float(result["p99_ms"]),
+            "max_ms": float(result["max_ms"]),
+            "statuses": statuses,
+            "replayed": replayed,
+            "errors": result["errors"],
+            "problems": problems,
+            "valid": not problems,
+            "raw": str(raw.relative_to(self.out)),
+        }
+        self.runs.append(record)
+        return record
+
+    # --- helpers --------------------------------------------------------------------
+
+    def wait_for_quiet(self) -> float:
+        """Wait, within limits, until other programs leave the CPU to the benchmark.
+
+        The machine may be shared: sample half a second at a time and go on once
+        other programs used less than ``--quiet-cpu`` percent of it, or after
+        ``--quiet-wait`` seconds, or at once when ``--quiet-budget`` is spent.
+        Return the seconds waited.
+        """
+        options = self.options
+        started = time.monotonic()
+        while self.quiet_spent < options.quiet_budget:
+            before = cpu_snapshot()
+            time.sleep(0.5)
+            others = self.cpu_since(before)["others"]
+            if others < options.quiet_cpu:
+                break
+            waited = time.monotonic() - started
+            if waited >= options.quiet_wait:
+                break
+            if waited < 1.0:
+                self.say(f"other programs use {others:.0f}% of the CPU: waiting")
+        waited = time.monotonic() - started
+        # The first half second samples the machine; only the rest is waiting.
+        self.quiet_spent += max(0.0, waited - 0.5)
+        return round(waited, 1)
+
+    def cpu_since(self, before: CpuSnapshot) -> dict[str, float]:
+        server = self.server.process.pid if self.server.process else None
+        after = cpu_snapshot()
+        try:
+            postgres = self.db.backend_pids()
+        except psycopg.Error:
+            postgres = None
+        return cpu_shares(before, after, server_pid=server, postgres_pids=postgres)
+
+    def clean_media(self) -> None:
+        """Remove uploaded files: rows may point at nothing, the disk stays small."""
+        shutil.rmtree(self.media / "photos", ignore_errors=True)
+
+    def say(self, message: str) -> None:
+        elapsed = time.monotonic() - STARTED
+        print(f"[{elapsed:6.1f}s] {message}", flush=True)
