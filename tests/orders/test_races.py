@@ -129,17 +129,21 @@ class OrderTransitionRaceTests(TransactionTestCase):
         self.assertTrue(all(body["status"] == "processing" for _, _, body in outcomes))
         self.assertEqual(self.history(), ["pending", "processing"])
 
-    def test_concurrent_complete_and_cancel_have_exactly_one_winner(self):
-        Order.objects.transition(self.order.pk, to="processing")
-        names = iter(["complete", "cancel"] * (THREADS // 2))
+    def post_in_turn(self, names):
+        """Send one transition a thread, released together, in the order of ``names``."""
+        remaining = iter(names)
         lock = threading.Lock()
 
         def post():
             with lock:
-                name = next(names)
+                name = next(remaining)
             return self.post(name)
 
-        outcomes = run_together(post, threads=THREADS)
+        return run_together(post, threads=len(names))
+
+    def test_concurrent_complete_and_cancel_have_exactly_one_winner(self):
+        Order.objects.transition(self.order.pk, to="processing")
+        outcomes = self.post_in_turn(["complete", "cancel"] * (THREADS // 2))
         self.assertEqual([o for o in outcomes if isinstance(o, BaseException)], [])
         self.order.refresh_from_db()
         winner = {"completed": "complete", "cancelled": "cancel"}[self.order.status]
@@ -154,15 +158,9 @@ class OrderTransitionRaceTests(TransactionTestCase):
         self.assertEqual(self.history(), ["pending", "processing", self.order.status])
 
     def test_concurrent_transitions_of_every_kind_keep_a_valid_history(self):
-        names = iter(["process", "complete", "cancel", "process"] * (THREADS // 4))
-        lock = threading.Lock()
-
-        def post():
-            with lock:
-                name = next(names)
-            return self.post(name)
-
-        outcomes = run_together(post, threads=THREADS)
+        outcomes = self.post_in_turn(
+            ["process", "complete", "cancel", "process"] * (THREADS // 4)
+        )
         self.assertEqual([o for o in outcomes if isinstance(o, BaseException)], [])
         self.assertTrue(all(status in (200, 409) for _, status, _ in outcomes))
         history = self.history()
