@@ -1,8 +1,16 @@
-"""The claim statement: the idempotency app's only raw SQL.
+"""The key layer's hot statements: the idempotency app's only raw SQL.
 
-The ORM cannot say ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, nor take an
-advisory lock in the same statement; ``insert_or_find`` is the one function
-that does.
+Two functions, both on every keyed request that does work:
+
+- ``insert_or_find`` claims a key. The ORM cannot say ``INSERT ... ON CONFLICT
+  DO NOTHING RETURNING``, nor take an advisory lock in the same statement.
+- ``complete`` stores the reply under the claimed key. The ORM can say that
+  ``UPDATE``, but building and compiling the queryset on every request cost
+  more CPU than PostgreSQL spends running it (measured in docs/benchmarks.md),
+  on the path whose cost the layer promises to keep small.
+
+Every identifier comes from the model's metadata, quoted by the connection;
+every value is a parameter.
 """
 
 import hashlib
@@ -29,6 +37,14 @@ _CLAIM_COLUMNS = (
     "location",
     "created_at",
     "expires_at",
+)
+# Columns written when the reply is stored, in the order of the UPDATE's values.
+_COMPLETE_COLUMNS = (
+    "state",
+    "status_code",
+    "response_body",
+    "content_type",
+    "location",
 )
 # Columns read back when the key is already taken.
 _FOUND_COLUMNS = (
@@ -66,10 +82,11 @@ def _lock_id(attempt: "Attempt") -> int:
 
 
 class _Statements(NamedTuple):
-    """The claim's SQL for one database vendor; identifiers come from the model."""
+    """The store's SQL for one database vendor; identifiers come from the model."""
 
     claim: str
     find: str
+    complete: str
 
 
 # Built once per database vendor: the text depends on nothing else.
@@ -92,29 +109,28 @@ def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
     unique = f"{quote('principal')}, {quote('key')}"
     where = f"k.{quote('principal')} = %s AND k.{quote('key')} = %s"
     if connection.vendor == "postgresql":
-        claim = (
-            "WITH lock AS MATERIALIZED ("  # noqa: S608  identifiers only
-            " SELECT pg_try_advisory_xact_lock(%s) AS held"
-            "), ins AS ("
-            f" INSERT INTO {table} ({columns})"
-            f" SELECT {placeholders} FROM lock WHERE lock.held"
-            f" ON CONFLICT ({unique}) DO NOTHING RETURNING id"
-            ") "
-            "SELECT true, ins.id, NULL, NULL, NULL, NULL, NULL, NULL, false, true"
-            " FROM ins "
-            "UNION ALL "
-            f"SELECT false, {found}, k.expires_at <= %s, lock.held"
-            f" FROM {table} k CROSS JOIN lock WHERE {where}"
-        )
+        # The lock is taken (without waiting) before the insert is tried, and
+        # taken again, or found held by this transaction, by the read.
+        lock_held = "pg_try_advisory_xact_lock(%s)"
+        insert = f"SELECT {placeholders} WHERE {lock_held}"
     else:
-        claim = (
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608  identifiers only
-            f" ON CONFLICT ({unique}) DO NOTHING RETURNING id"
-        )
-    find = (
-        f"SELECT false, {found}, k.expires_at <= %s, true FROM {table} k WHERE {where}"  # noqa: S608  identifiers only
+        lock_held = "true"
+        insert = f"VALUES ({placeholders})"
+    claim = (
+        f"INSERT INTO {table} ({columns}) {insert}"
+        f" ON CONFLICT ({unique}) DO NOTHING RETURNING {quote('id')}"
     )
-    return _Statements(claim=claim, find=find)
+    find = (
+        f"SELECT {found}, k.{quote('expires_at')} <= %s, {lock_held}"  # noqa: S608  identifiers only
+        f" FROM {table} k WHERE {where}"
+    )
+    assignments = ", ".join(f"{quote(c)} = %s" for c in _COMPLETE_COLUMNS)
+    complete = (
+        f"UPDATE {table} SET {assignments}"  # noqa: S608  identifiers only
+        f" WHERE {quote('principal')} = %s AND {quote('key')} = %s"
+        f" AND {quote('state')} = %s"
+    )
+    return _Statements(claim=claim, find=find, complete=complete)
 
 
 def insert_or_find(
@@ -126,18 +142,18 @@ def insert_or_find(
 ) -> Found | None:
     """Insert the key's row unless it exists; return what was found, or None.
 
-    The only raw SQL of the app: the ORM cannot say INSERT ... ON CONFLICT DO
-    NOTHING RETURNING. None means the key is in flight in another transaction
-    (PostgreSQL only), or was committed after this statement's snapshot: ask
-    again.
+    A fresh key costs one statement, ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id``; a key already there costs a second one that reads its row.
+    None means the key is in flight in another transaction (PostgreSQL only),
+    or was committed after the read's snapshot: ask again.
 
-    On PostgreSQL one statement takes a transaction-scoped advisory lock on the
-    key without waiting, inserts only when it got the lock, and reads the
-    committed row otherwise. An in-flight duplicate holds the lock, so it is
-    detected at once instead of blocking on the unique index until the first
-    transaction ends. On SQLite writers are serialised by the database lock:
-    no other transaction can be in flight, and an insert that does nothing on
-    conflict followed by a read is enough.
+    On PostgreSQL the insert takes a transaction-scoped advisory lock on the
+    key without waiting, and inserts only when it got it: an in-flight
+    duplicate holds the lock, so it is detected at once instead of blocking on
+    the unique index until the first transaction ends. The read tells whether
+    this transaction holds the lock, which allows it to take over an expired
+    or abandoned row. On SQLite writers are serialised by the database lock:
+    no other transaction can be in flight.
     """
     adapt = connection.ops.adapt_datetimefield_value
     values = [
@@ -153,31 +169,57 @@ def insert_or_find(
         adapt(now),
         adapt(expires_at),
     ]
-    find_params = [adapt(now), attempt.principal, attempt.key]
+    find_params = [adapt(now)]
+    if connection.vendor == "postgresql":
+        lock_id = _lock_id(attempt)
+        values.append(lock_id)
+        find_params.append(lock_id)
+    find_params += [attempt.principal, attempt.key]
     sql = _statements(connection)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql.claim, [_lock_id(attempt), *values, *find_params])
-            row = cursor.fetchone()
-        else:
-            cursor.execute(sql.claim, values)
-            inserted = cursor.fetchone()
-            if inserted is not None:
-                return Found(claimed=True, pk=inserted[0])
-            cursor.execute(sql.find, find_params)
-            row = cursor.fetchone()
+        cursor.execute(sql.claim, values)
+        inserted = cursor.fetchone()
+        if inserted is not None:
+            return Found(claimed=True, pk=inserted[0])
+        cursor.execute(sql.find, find_params)
+        row = cursor.fetchone()
     if row is None:
         return None
-    claimed, pk, fingerprint, state, status, body, content_type, location = row[:8]
+    pk, fingerprint, state, status, body, content_type, location, expired, held = row
     return Found(
-        claimed=bool(claimed),
+        claimed=False,
         pk=pk,
-        fingerprint=fingerprint or "",
-        state=state or "",
+        fingerprint=fingerprint,
+        state=state,
         status_code=status,
-        body=bytes(body or b""),
-        content_type=content_type or "",
-        location=location or "",
-        expired=bool(row[8]),
-        lock_held=bool(row[9]),
+        body=bytes(body),
+        content_type=content_type,
+        location=location,
+        expired=bool(expired),
+        lock_held=bool(held),
     )
+
+
+def complete(
+    connection: BaseDatabaseWrapper,
+    attempt: "Attempt",
+    *,
+    status: int,
+    body: bytes,
+    content_type: str,
+    location: str,
+) -> bool:
+    """Store a reply under the attempt's in-flight key; return whether it was there."""
+    params = [
+        IdempotencyKey.State.COMPLETED.value,
+        status,
+        body,
+        content_type,
+        location,
+        attempt.principal,
+        attempt.key,
+        IdempotencyKey.State.IN_FLIGHT.value,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_statements(connection).complete, params)
+        return cursor.rowcount == 1

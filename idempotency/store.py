@@ -17,7 +17,7 @@ from django.utils import timezone
 from idempotency.conf import idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyMismatch
 from idempotency.models import IdempotencyKey
-from idempotency.sql import Found, insert_or_find
+from idempotency.sql import Found, complete, insert_or_find
 
 ANONYMOUS_PRINCIPAL = "anonymous"
 
@@ -130,18 +130,15 @@ def record(attempt: Attempt, reply: Reply) -> None:
 
     Raise TransactionManagementError when the key was not claimed.
     """
-    updated = (
-        IdempotencyKey.objects.for_principal(attempt.principal)
-        .filter(key=attempt.key, state=IdempotencyKey.State.IN_FLIGHT)
-        .update(
-            state=IdempotencyKey.State.COMPLETED,
-            status_code=reply.status,
-            response_body=reply.body,
-            content_type=reply.headers.get("Content-Type", ""),
-            location=reply.headers.get("Location", ""),
-        )
+    stored = complete(
+        connections[database_alias()],
+        attempt,
+        status=reply.status,
+        body=reply.body,
+        content_type=reply.headers.get("Content-Type", ""),
+        location=reply.headers.get("Location", ""),
     )
-    if not updated:
+    if not stored:
         raise TransactionManagementError("record() without a claim() of the key")
 
 

@@ -131,12 +131,28 @@ class ClaimTests(TestCase):
         self.assertEqual(len(queries), 1)
         self.assertIn("ON CONFLICT", queries[0]["sql"])
 
-    def test_a_replay_claim_is_one_statement_on_postgresql_two_on_sqlite(self):
+    def test_a_replay_claim_is_two_statements(self):
         store.claim(attempt())
         store.record(attempt(), REPLY)
         with CaptureQueriesContext(connection) as queries:
             store.claim(attempt())
-        self.assertEqual(len(queries), 1 if connection.vendor == "postgresql" else 2)
+        self.assertEqual(len(queries), 2)
+        self.assertIn("ON CONFLICT", queries[0]["sql"])
+        self.assertTrue(queries[1]["sql"].startswith("SELECT"))
+
+    def test_a_record_is_one_statement(self):
+        store.claim(attempt())
+        with CaptureQueriesContext(connection) as queries:
+            store.record(attempt(), REPLY)
+        self.assertEqual(len(queries), 1)
+        self.assertTrue(queries[0]["sql"].startswith("UPDATE"))
+
+    def test_a_second_record_of_the_same_claim_is_an_error(self):
+        store.claim(attempt())
+        store.record(attempt(), REPLY)
+        with self.assertRaises(TransactionManagementError):
+            store.record(attempt(), REPLY)
+        self.assertEqual(IdempotencyKey.objects.get().status_code, 201)
 
     def test_the_in_use_error_carries_retry_after(self):
         error = KeyInUse(wait=3)
