@@ -70,7 +70,10 @@ def main() -> None:
             claim_sql,
             before=lambda: IdempotencyKey.objects.filter(key=key_row).delete(),
         )
-    lookup_sql = first(replay["table_statements"], "")
+    conflict_sql = first(replay["table_statements"], "INSERT INTO")
+    if conflict_sql:
+        explains["claim (key already there)"] = explain(connection, conflict_sql)
+    lookup_sql = first(replay["table_statements"], "SELECT ")
     if lookup_sql:
         explains["lookup (replay)"] = explain(connection, lookup_sql)
     record_sql = first(keyed["table_statements"], "UPDATE ")
@@ -88,9 +91,9 @@ def main() -> None:
     )
 
 
-def first(statements: list[str], word: str) -> str | None:
-    """Return the first statement that contains ``word`` (any when it is empty)."""
-    return next((s for s in statements if word in s.upper()), None)
+def first(statements: list[str], verb: str) -> str | None:
+    """Return the first statement that starts with ``verb``."""
+    return next((s for s in statements if s.lstrip().upper().startswith(verb)), None)
 
 
 def statement_counts(client: Any, table: str) -> tuple[dict, dict]:
