@@ -79,10 +79,10 @@ def main() -> None:
     record_sql = first(keyed["table_statements"], "UPDATE ")
     if record_sql:
         explains["record"] = explain(connection, record_sql)
-    for number, (sql, params) in enumerate(purge_statements(connection, table), 1):
-        explains[f"purge batch, statement {number}"] = explain(
-            connection, sql, params=params
-        )
+    for sql, params in purge_statements(connection, table):
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        name = "purge batch" if verb == "DELETE" else "purge: first and last expired id"
+        explains[name] = explain(connection, sql, params=params)
 
     print(
         json.dumps(

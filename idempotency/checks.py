@@ -1,5 +1,6 @@
 """System checks for the idempotency app's settings and installation."""
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,11 @@ def _is_prefixes(value: Any) -> bool:
 
 
 def _is_wait(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value < math.inf
+    )
 
 
 # What each setting must be, in words for the error message.
@@ -60,6 +65,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "IN_FLIGHT_WAIT_SECONDS": (_is_wait, "a number of seconds, 0 or more"),
     "RETRY_AFTER_SECONDS": (_is_positive_int, "a positive integer (seconds)"),
     "PURGE_BATCH_SIZE": (_is_positive_int, "a positive integer"),
+    "PURGE_PAUSE_FACTOR": (_is_wait, "a number, 0 or more"),
 }
 
 

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_AFTER_SECONDS": 1,
     # Rows deleted per transaction by ``purge_idempotency_keys``.
     "PURGE_BATCH_SIZE": 1000,
+    # After each batch the purge sleeps this many times as long as the batch
+    # took, leaving the database to the requests; 0 purges flat out.
+    "PURGE_PAUSE_FACTOR": 0.5,
 }
 
 

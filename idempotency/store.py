@@ -7,10 +7,9 @@ The store never sees a request or a response: the HTTP layer hands it an
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -152,29 +151,43 @@ def release(attempt: Attempt) -> None:
 def purge_expired(
     *,
     batch_size: int | None = None,
+    pause_factor: float | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> int:
-    """Delete expired keys, ``batch_size`` rows per transaction; return how many.
+    """Delete expired keys, ``batch_size`` rows at most per transaction; return how many.
 
     With ``dry_run`` return how many would be deleted and delete nothing. Rows
     locked by a request that is taking over an expired key are skipped.
+
+    The batches walk the primary key in windows of ``batch_size`` ids, from
+    the first expired key to the last: each is one DELETE whose rows an index
+    range finds, so a batch never reads again the rows earlier batches
+    deleted (a scan for "the next N expired rows" would, until VACUUM), and
+    no id travels to Python. Between batches the purge sleeps
+    ``pause_factor`` times as long as the last batch took: the busier the
+    database, the longer the pause.
     """
     now = now or timezone.now()
     batch_size = batch_size or idempotency_settings.PURGE_BATCH_SIZE
+    if pause_factor is None:
+        pause_factor = idempotency_settings.PURGE_PAUSE_FACTOR
     expired = IdempotencyKey.objects.expired(now).order_by()
     if dry_run:
         return expired.count()
     alias = database_alias()
-    total = 0
-    while True:
+    bounds = expired.aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return 0
+    total, took = 0, 0.0
+    for start in range(bounds["first"], bounds["last"] + 1, batch_size):
+        if took and pause_factor:
+            time.sleep(took * pause_factor)
+        began = time.monotonic()
         with transaction.atomic(using=alias):
-            batch: list[Any] = list(
-                expired.select_for_update(skip_locked=True).values_list(
-                    "pk", flat=True
-                )[:batch_size]
-            )
-            if not batch:
-                return total
+            window = expired.filter(pk__gte=start, pk__lt=start + batch_size)
+            batch = window.select_for_update(skip_locked=True).values("pk")
             deleted, _ = IdempotencyKey.objects.filter(pk__in=batch).delete()
+        took = time.monotonic() - began
         total += deleted
+    return total

@@ -52,6 +52,15 @@ class PurgeCommandTests(TestCase):
         )
         self.assertEqual(IdempotencyKey.objects.count(), 7)
 
+    def test_pause_factor(self):
+        output = self.run_command("--batch-size", "2", "--pause-factor", "0")
+        self.assertEqual(output, "Deleted 5 expired idempotency key(s).\n")
+
+    def test_pause_factor_must_be_a_number_0_or_more(self):
+        for value in ["-1", "x", "inf", "nan"]:
+            with self.subTest(value=value), self.assertRaises(CommandError):
+                call_command("purge_idempotency_keys", "--pause-factor", value)
+
     def test_batch_size_must_be_positive(self):
         for value in ["0", "-1", "x"]:
             with self.subTest(value=value), self.assertRaises(CommandError):

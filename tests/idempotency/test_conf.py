@@ -75,6 +75,7 @@ class SettingsCheckTests(SimpleTestCase):
             "IN_FLIGHT_WAIT_SECONDS": [-1, "2", None],
             "RETRY_AFTER_SECONDS": [0, 1.5, "1"],
             "PURGE_BATCH_SIZE": [0, None, "10"],
+            "PURGE_PAUSE_FACTOR": [-0.5, "1", None, float("inf"), False],
         }
         for name, values in bad.items():
             for value in values:
@@ -95,6 +96,7 @@ class SettingsCheckTests(SimpleTestCase):
             "IN_FLIGHT_WAIT_SECONDS": 0,
             "RETRY_AFTER_SECONDS": 5,
             "PURGE_BATCH_SIZE": 10,
+            "PURGE_PAUSE_FACTOR": 0.25,
         }
         with self.settings(IDEMPOTENCY=good):
             self.assertEqual(check_settings(), [])

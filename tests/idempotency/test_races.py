@@ -228,3 +228,45 @@ class InFlightTests(TransactionTestCase):
             self.assertIsNone(
                 store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
             )
+
+
+@needs_postgresql
+class PurgeRaceTests(TransactionTestCase):
+    def test_the_purge_skips_a_key_being_taken_over_without_waiting(self):
+        expired = timezone.now() - timedelta(seconds=1)
+        for key in ("taken", "old-1", "old-2"):
+            IdempotencyKey.objects.create(
+                principal="user:1",
+                key=key,
+                method="POST",
+                path="/",
+                fingerprint="f" * 64,
+                state=IdempotencyKey.State.COMPLETED,
+                status_code=201,
+                expires_at=expired,
+            )
+        claimed, release = threading.Event(), threading.Event()
+
+        def take_over():
+            try:
+                with transaction.atomic():
+                    store.claim(store.Attempt("user:1", "taken", "e" * 64, "POST", "/"))
+                    claimed.set()
+                    release.wait(10)
+            finally:
+                connection.close()
+
+        holder = threading.Thread(target=take_over)
+        holder.start()
+        self.addCleanup(holder.join)
+        self.addCleanup(release.set)
+        self.assertTrue(claimed.wait(10))
+        started = time.monotonic()
+        self.assertEqual(store.purge_expired(batch_size=1), 2)
+        self.assertLess(time.monotonic() - started, 5)
+        release.set()
+        holder.join()
+        # The taken-over key committed with a new lifetime and is kept.
+        row = IdempotencyKey.objects.get()
+        self.assertEqual((row.key, row.fingerprint), ("taken", "e" * 64))
+        self.assertFalse(row.is_expired())

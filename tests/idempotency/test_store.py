@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -199,10 +200,55 @@ class PurgeTests(TransactionTestCase):
         self.assertEqual(
             list(IdempotencyKey.objects.values_list("key", flat=True)), ["alive"]
         )
-        deletes = [q for q in queries if q["sql"].startswith("DELETE")]
+        statements = [
+            q["sql"] for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT"))
+        ]
         commits = [q for q in queries if q["sql"] == "COMMIT"]
-        self.assertEqual(len(deletes), 3)  # 2 + 2 + 1, then an empty batch
-        self.assertEqual(len(commits), 4)  # one short transaction per batch
+        # The expired keys' first and last id, then windows of 2 ids: 2 + 2 + 1.
+        # Each batch is one DELETE that selects its rows itself, so no id
+        # travels to Python.
+        self.assertTrue(statements[0].startswith("SELECT"))
+        self.assertEqual(len(statements), 4)
+        self.assertTrue(all(sql.startswith("DELETE") for sql in statements[1:]))
+        self.assertEqual(len(commits), 3)  # one short transaction per batch
+
+    def test_purge_walks_past_live_keys_and_gaps_between_ids(self):
+        keys = [make_key(f"k-{n}", expires_in=-10 if n % 3 else 3600) for n in range(9)]
+        IdempotencyKey.objects.filter(pk__in=[keys[4].pk, keys[5].pk]).delete()
+        self.assertEqual(store.purge_expired(batch_size=2), 4)
+        self.assertEqual(
+            sorted(IdempotencyKey.objects.values_list("key", flat=True)),
+            ["k-0", "k-3", "k-6"],
+        )
+
+    def test_purge_pauses_between_batches_in_proportion_to_their_time(self):
+        for n in range(5):
+            make_key(f"old-{n}", expires_in=-10)
+        started = time.monotonic()
+        store.purge_expired(batch_size=2, pause_factor=0)
+        flat_out = time.monotonic() - started
+        for n in range(5):
+            make_key(f"again-{n}", expires_in=-10)
+        started = time.monotonic()
+        # Three batches, two pauses, each 20 times as long as a batch.
+        self.assertEqual(store.purge_expired(batch_size=2, pause_factor=20), 5)
+        paced = time.monotonic() - started
+        self.assertGreater(paced, 10 * flat_out)
+
+    def test_the_pause_factor_comes_from_the_settings(self):
+        make_key("old-1", expires_in=-10)
+        make_key("old-2", expires_in=-10)
+        with self.settings(IDEMPOTENCY={"PURGE_PAUSE_FACTOR": 20}):
+            started = time.monotonic()
+            self.assertEqual(store.purge_expired(batch_size=1), 2)
+            paced = time.monotonic() - started
+        make_key("old-3", expires_in=-10)
+        make_key("old-4", expires_in=-10)
+        with self.settings(IDEMPOTENCY={"PURGE_PAUSE_FACTOR": 0}):
+            started = time.monotonic()
+            self.assertEqual(store.purge_expired(batch_size=1), 2)
+            flat_out = time.monotonic() - started
+        self.assertGreater(paced, 5 * flat_out)
 
     def test_dry_run_counts_and_deletes_nothing(self):
         for n in range(3):

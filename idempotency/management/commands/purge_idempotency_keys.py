@@ -16,6 +16,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _factor(value: str) -> float:
+    number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise ArgumentTypeError(f"must be a number, 0 or more, not {value}")
+    return number
+
+
 class Command(BaseCommand):
     """Delete expired idempotency keys and print how many."""
 
@@ -31,15 +38,30 @@ class Command(BaseCommand):
             f"{idempotency_settings.PURGE_BATCH_SIZE}).",
         )
         parser.add_argument(
+            "--pause-factor",
+            type=_factor,
+            default=None,
+            help="After each batch, sleep this many times as long as it took; "
+            "0 for no pause (default: IDEMPOTENCY['PURGE_PAUSE_FACTOR'], "
+            f"{idempotency_settings.PURGE_PAUSE_FACTOR}).",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Count the expired keys without deleting them.",
         )
 
     def handle(
-        self, *args: Any, batch_size: int | None, dry_run: bool, **options: Any
+        self,
+        *args: Any,
+        batch_size: int | None,
+        pause_factor: float | None,
+        dry_run: bool,
+        **options: Any,
     ) -> None:
-        count = store.purge_expired(batch_size=batch_size, dry_run=dry_run)
+        count = store.purge_expired(
+            batch_size=batch_size, pause_factor=pause_factor, dry_run=dry_run
+        )
         if dry_run:
             self.stdout.write(f"Would delete {count} expired idempotency key(s).")
         else:
