@@ -11,16 +11,22 @@ import keytable
 from cpu import cpu_snapshot
 from harness import BENCH_DIR, ROOT, BenchError
 from load import wrk_finish, wrk_start
-from scenarios import SCALING_SCENARIOS, SCENARIOS
+from scenarios import ROUND_BLOCKS, SCALING_SCENARIOS, SCENARIOS
 from server import manage
 from suite import Bench
 
 
+def round_order(number: int) -> list[str]:
+    """Return the scenarios of round ``number`` (from 0), in the order they run."""
+    shift = number % len(ROUND_BLOCKS)
+    blocks = ROUND_BLOCKS[shift:] + ROUND_BLOCKS[:shift]
+    turn = number % 2
+    return [name for block in blocks for name in block[turn:] + block[:turn]]
+
+
 def rounds(bench: Bench) -> None:
-    names = list(SCENARIOS)
     for number in range(bench.options.rounds):
-        shift = number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in round_order(number):
             bench.run(name, phase="rounds", round_no=number + 1)
 
 
@@ -51,12 +57,28 @@ def restart(bench: Bench, workers: int) -> None:
     bench.warm_up()
 
 
+def table_round_order(number: int) -> list[tuple[str, str]]:
+    """Return the (table state, scenario) runs of table round ``number`` (from 0).
+
+    The two keyed creates, whose ratio is the target, run back to back, then
+    the two creates without key in the opposite order (A B B A); the state
+    that goes first alternates from round to round.
+    """
+    first, second = ("empty", "full") if number % 2 == 0 else ("full", "empty")
+    return [
+        (first, "keyed"),
+        (second, "keyed"),
+        (second, "baseline"),
+        (first, "baseline"),
+    ]
+
+
 def key_table(bench: Bench) -> None:
     """Keyed creates on the empty and the full table, the plans, and the purge.
 
     The table is filled once; an empty twin then trades places with it
     between runs, so that each round measures both states (and the create
-    without a key beside each), in an order rotated from round to round.
+    without a key beside each), in the order ``table_round_order`` gives.
     """
     options = bench.options
     keytable.empty(bench.db)
@@ -67,21 +89,15 @@ def key_table(bench: Bench) -> None:
     )
     bench.say(
         f"key table: {fill['rows']:,} rows in {fill['fill_seconds']} s "
-        f"(+ VACUUM ANALYZE {fill['vacuum_analyze_seconds']} s), {fill['total_size']}"
+        f"(+ VACUUM ANALYZE {fill['vacuum_analyze_seconds']} s, "
+        f"CHECKPOINT {fill['checkpoint_seconds']} s), {fill['total_size']}"
     )
     facts: dict[str, Any] = {"fill": fill}
     bench.facts["key_table"] = facts
     twin = keytable.Twin(bench.db)
-    steps = [
-        ("empty", "keyed"),
-        ("empty", "baseline"),
-        ("full", "keyed"),
-        ("full", "baseline"),
-    ]
     try:
         for number in range(options.table_rounds):
-            shift = (2 * number) % len(steps)
-            for state, name in steps[shift:] + steps[:shift]:
+            for state, name in table_round_order(number):
                 twin.use(state)
                 bench.run(name, phase=f"table-{state}", round_no=number + 1)
     finally:

@@ -280,7 +280,8 @@ def summarise(
             f"\nThe key table: {keys['fill']['expired_rows']:,} expired + "
             f"{keys['fill']['live_rows']:,} live keys over {keys['fill']['principals']:,} "
             f"principals, filled in {keys['fill']['fill_seconds']} s "
-            f"(VACUUM ANALYZE {keys['fill']['vacuum_analyze_seconds']} s), "
+            f"(VACUUM ANALYZE {keys['fill']['vacuum_analyze_seconds']} s, "
+            f"CHECKPOINT {keys['fill'].get('checkpoint_seconds', '-')} s), "
             f"{keys['fill']['total_size']} with indexes"
         )
         rows = []

@@ -64,7 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--table-rounds",
         type=int,
-        help="rounds on the empty and on the full key table (default 3; quick 1)",
+        help="rounds on the empty and on the full key table (default 5; quick 1)",
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument(
@@ -125,7 +125,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     options.keys = (
         options.keys if options.keys is not None else (20_000 if quick else 1_000_000)
     )
-    options.table_rounds = options.table_rounds or (1 if quick else 3)
+    options.table_rounds = options.table_rounds or (1 if quick else 5)
     options.scaling_rounds = options.scaling_rounds or (1 if quick else 2)
     if options.quiet_budget is None:
         options.quiet_budget = 10.0 if quick else 120.0

@@ -80,4 +80,17 @@ SCENARIOS = {
     )
 }
 TITLES = {name: scenario.title for name, scenario in SCENARIOS.items()}
+# The order of a round, in blocks: scenarios whose ratio has a target run back
+# to back, so that the drift of a shared machine between two runs is seconds,
+# not minutes. The blocks rotate from round to round, and so does the order
+# inside each block.
+ROUND_BLOCKS = [
+    ("baseline", "keyed"),
+    ("replay", "read"),
+    ("retry",),
+    ("photo",),
+    ("upload",),
+    ("contention",),
+]
+assert sorted(n for block in ROUND_BLOCKS for n in block) == sorted(SCENARIOS)
 SCALING_SCENARIOS = ["baseline", "keyed", "replay", "read"]
