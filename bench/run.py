@@ -92,7 +92,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-budget",
         type=float,
-        help="seconds to wait at most in all (default 120; quick 10)",
+        help="seconds to wait at most in all (default 60; quick 10)",
     )
     parser.add_argument(
         "--threads",
@@ -128,7 +128,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     options.table_rounds = options.table_rounds or (1 if quick else 5)
     options.scaling_rounds = options.scaling_rounds or (1 if quick else 2)
     if options.quiet_budget is None:
-        options.quiet_budget = 10.0 if quick else 120.0
+        options.quiet_budget = 10.0 if quick else 60.0
     options.scaling = [int(w) for w in options.scaling_workers.split(",") if w.strip()]
     return options
 

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_BATCH_SIZE": 1000,
     # After each batch the purge sleeps this many times as long as the batch
     # took, leaving the database to the requests; 0 purges flat out.
-    "PURGE_PAUSE_FACTOR": 0.5,
+    "PURGE_PAUSE_FACTOR": 0.25,
 }
 
 
