@@ -30,6 +30,37 @@ def wait_for(condition, timeout=10.0):
         time.sleep(0.01)
 
 
+class HeldClaim:
+    """A claim held in another thread's open transaction until ``release()``."""
+
+    def __init__(self, attempt):
+        self.claimed, self.released = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self.hold, args=(attempt,))
+
+    def hold(self, attempt):
+        try:
+            with transaction.atomic():
+                store.claim(attempt)
+                self.claimed.set()
+                self.released.wait(10)
+        finally:
+            connection.close()
+
+    def release(self):
+        """Let the holder commit (without recording a reply) and wait for it."""
+        self.released.set()
+        self.thread.join()
+
+
+def hold_claim(test, attempt):
+    """Start a ``HeldClaim`` of ``attempt``; return once the key is claimed."""
+    held = HeldClaim(attempt)
+    held.thread.start()
+    test.addCleanup(held.release)
+    test.assertTrue(held.claimed.wait(10))
+    return held
+
+
 class RaceAssertions:
     def assert_one_execution(self, responses):
         errors = [r for r in responses if isinstance(r, BaseException)]
@@ -198,30 +229,14 @@ class InFlightTests(TransactionTestCase):
             return cursor.fetchone()[0] > 0
 
     def test_the_store_raises_key_in_use_while_another_transaction_holds_the_key(self):
-        claimed, release = threading.Event(), threading.Event()
-
-        def hold():
-            try:
-                with transaction.atomic():
-                    store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
-                    claimed.set()
-                    release.wait(10)
-            finally:
-                connection.close()
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        self.addCleanup(holder.join)
-        self.addCleanup(release.set)
-        self.assertTrue(claimed.wait(10))
+        held = hold_claim(self, store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
         with (
             self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0}),
             self.assertRaises(KeyInUse),
             transaction.atomic(),
         ):
             store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
-        release.set()
-        holder.join()
+        held.release()
         # The holder's transaction committed without record(): the key was
         # left incomplete, so the next claim takes it over.
         with transaction.atomic():
@@ -245,27 +260,11 @@ class PurgeRaceTests(TransactionTestCase):
                 status_code=201,
                 expires_at=expired,
             )
-        claimed, release = threading.Event(), threading.Event()
-
-        def take_over():
-            try:
-                with transaction.atomic():
-                    store.claim(store.Attempt("user:1", "taken", "e" * 64, "POST", "/"))
-                    claimed.set()
-                    release.wait(10)
-            finally:
-                connection.close()
-
-        holder = threading.Thread(target=take_over)
-        holder.start()
-        self.addCleanup(holder.join)
-        self.addCleanup(release.set)
-        self.assertTrue(claimed.wait(10))
+        held = hold_claim(self, store.Attempt("user:1", "taken", "e" * 64, "POST", "/"))
         started = time.monotonic()
         self.assertEqual(store.purge_expired(batch_size=1), 2)
         self.assertLess(time.monotonic() - started, 5)
-        release.set()
-        holder.join()
+        held.release()
         # The taken-over key committed with a new lifetime and is kept.
         row = IdempotencyKey.objects.get()
         self.assertEqual((row.key, row.fingerprint), ("taken", "e" * 64))
