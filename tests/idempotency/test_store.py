@@ -1,5 +1,6 @@
 import time
 from datetime import timedelta
+from unittest import mock
 
 from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
@@ -221,34 +222,69 @@ class PurgeTests(TransactionTestCase):
             ["k-0", "k-3", "k-6"],
         )
 
+    def purge_timed(self, **options):
+        """Purge with the pauses recorded instead of slept; return both timings.
+
+        Returns the purge's start, each DELETE's duration, and each pause as
+        (when it was asked for, how long).
+        """
+        deletes, pauses = [], []
+
+        def timed(execute, sql, params, many, context):
+            began = time.monotonic()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                if sql.startswith("DELETE"):
+                    deletes.append(time.monotonic() - began)
+
+        def pause(seconds):
+            pauses.append((time.monotonic(), seconds))
+
+        expect = options.pop("expect")
+        started = time.monotonic()
+        with (
+            connection.execute_wrapper(timed),
+            mock.patch("idempotency.store.time.sleep", pause),
+        ):
+            self.assertEqual(store.purge_expired(**options), expect)
+        return started, deletes, pauses
+
     def test_purge_pauses_between_batches_in_proportion_to_their_time(self):
         for n in range(5):
             make_key(f"old-{n}", expires_in=-10)
-        started = time.monotonic()
-        store.purge_expired(batch_size=2, pause_factor=0)
-        flat_out = time.monotonic() - started
+        started, deletes, pauses = self.purge_timed(
+            batch_size=2, pause_factor=20, expect=5
+        )
+        # Three batches, a pause before the second and the third, each 20
+        # times as long as the batch before it took: at least its DELETE, at
+        # most all that ran since the previous pause.
+        self.assertEqual(len(deletes), 3)
+        self.assertEqual(len(pauses), 2)
+        previous = started
+        for (asked_at, seconds), delete in zip(pauses, deletes, strict=False):
+            self.assertGreaterEqual(seconds, 20 * delete)
+            self.assertLessEqual(seconds, 20 * (asked_at - previous))
+            previous = asked_at
+
+    def test_a_pause_factor_of_0_never_pauses(self):
         for n in range(5):
-            make_key(f"again-{n}", expires_in=-10)
-        started = time.monotonic()
-        # Three batches, two pauses, each 20 times as long as a batch.
-        self.assertEqual(store.purge_expired(batch_size=2, pause_factor=20), 5)
-        paced = time.monotonic() - started
-        self.assertGreater(paced, 10 * flat_out)
+            make_key(f"old-{n}", expires_in=-10)
+        _, deletes, pauses = self.purge_timed(batch_size=2, pause_factor=0, expect=5)
+        self.assertEqual((len(deletes), pauses), (3, []))
 
     def test_the_pause_factor_comes_from_the_settings(self):
         make_key("old-1", expires_in=-10)
         make_key("old-2", expires_in=-10)
         with self.settings(IDEMPOTENCY={"PURGE_PAUSE_FACTOR": 20}):
-            started = time.monotonic()
-            self.assertEqual(store.purge_expired(batch_size=1), 2)
-            paced = time.monotonic() - started
+            _, deletes, pauses = self.purge_timed(batch_size=1, expect=2)
+        self.assertEqual(len(pauses), 1)
+        self.assertGreaterEqual(pauses[0][1], 20 * deletes[0])
         make_key("old-3", expires_in=-10)
         make_key("old-4", expires_in=-10)
         with self.settings(IDEMPOTENCY={"PURGE_PAUSE_FACTOR": 0}):
-            started = time.monotonic()
-            self.assertEqual(store.purge_expired(batch_size=1), 2)
-            flat_out = time.monotonic() - started
-        self.assertGreater(paced, 5 * flat_out)
+            _, _, pauses = self.purge_timed(batch_size=1, expect=2)
+        self.assertEqual(pauses, [])
 
     def test_dry_run_counts_and_deletes_nothing(self):
         for n in range(3):
