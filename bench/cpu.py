@@ -15,6 +15,7 @@ class CpuSnapshot:
     at: float
     busy: int
     total: int
+    steal: int  # ticks the hypervisor gave to other machines while ours waited
     processes: dict[int, tuple[int, str, int]]  # pid -> (parent pid, name, ticks)
     children: float  # seconds of CPU of our finished children (wrk, manage.py)
 
@@ -43,6 +44,7 @@ def cpu_snapshot() -> CpuSnapshot:
         at=time.monotonic(),
         busy=sum(fields[:8]) - idle,
         total=sum(fields[:8]),
+        steal=fields[7] if len(fields) > 7 else 0,
         processes=processes,
         children=usage.ru_utime + usage.ru_stime,
     )
@@ -61,11 +63,19 @@ def cpu_shares(
     (wrk); ``postgresql`` is the postgres processes in ``postgres_pids`` (the
     benchmark database's backends and the server's background processes), or
     every postgres process when it is None; ``others`` is the rest of the busy
-    time: other programs, and other databases' backends, at the same time.
+    time: other programs, and other databases' backends, at the same time;
+    ``stolen`` is the time the hypervisor gave to other virtual machines while
+    this one had work to run (``steal`` in ``/proc/stat``).
     """
     total = after.total - before.total
     if total <= 0:
-        return {"ours": 0.0, "postgresql": 0.0, "others": 0.0, "idle": 100.0}
+        return {
+            "ours": 0.0,
+            "postgresql": 0.0,
+            "others": 0.0,
+            "stolen": 0.0,
+            "idle": 100.0,
+        }
     hertz = os.sysconf("SC_CLK_TCK")
     tree = {server_pid} if server_pid else set()
     grew = True
@@ -89,10 +99,12 @@ def cpu_shares(
         and (postgres_pids is None or pid in postgres_pids)
     )
     busy = after.busy - before.busy
-    others = max(0, busy - ours - postgres)
+    stolen = after.steal - before.steal
+    others = max(0, busy - stolen - ours - postgres)
     return {
         "ours": round(100 * ours / total, 1),
         "postgresql": round(100 * postgres / total, 1),
         "others": round(100 * others / total, 1),
+        "stolen": round(100 * stolen / total, 1),
         "idle": round(100 * (total - busy) / total, 1),
     }

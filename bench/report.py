@@ -141,6 +141,13 @@ def summarise(
             f"max {max(foreign):.0f}% of the machine"
         )
         figures["others_cpu"] = {"median": median(foreign), "max": max(foreign)}
+    stolen = [run["cpu"].get("stolen", 0.0) for run in runs if run.get("cpu")]
+    if stolen:
+        out.append(
+            "  CPU taken by the hypervisor for other machines (steal): "
+            f"median {median(stolen):.0f}%, max {max(stolen):.0f}%"
+        )
+        figures["stolen_cpu"] = {"median": median(stolen), "max": max(stolen)}
     if facts.get("waited_for_quiet_s"):
         out.append(
             f"  waited {facts['waited_for_quiet_s']:.0f} s in all for other programs "
