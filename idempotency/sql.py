@@ -10,14 +10,18 @@ Two functions, both on every keyed request that does work:
   on the path whose cost the layer promises to keep small.
 
 Every identifier comes from the model's metadata, quoted by the connection;
-every value is a parameter.
+every value is a parameter. On PostgreSQL the parameters are bound by the
+server, so psycopg can keep both statements prepared on the connection
+(``_cursor``).
 """
 
 import hashlib
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from idempotency.models import IdempotencyKey
 
@@ -133,6 +137,42 @@ def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
     return _Statements(claim=claim, find=find, complete=complete)
 
 
+@cache
+def _server_binding_cursor_class() -> Any:
+    """Return Django's psycopg 3 cursor that binds parameters on the server, or None."""
+    # Imported here: the module needs a PostgreSQL driver, and defines this
+    # class only with psycopg 3.
+    try:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+    except ImportError:
+        return None
+    return ServerBindingCursor
+
+
+def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """Return a Django cursor for the layer's statements.
+
+    On PostgreSQL with psycopg 3 the cursor sends the parameters apart from
+    the statement's text, as Django does with ``OPTIONS["server_side_binding"]``:
+    the text is the same on every request, so psycopg prepares it on the
+    connection once it has run a few times (when ``OPTIONS["prepare_threshold"]``
+    is set) and PostgreSQL stops parsing and planning it on every keyed
+    request. Django's default, binding in the client, stays for every other
+    query, and for these too while Django logs queries (``DEBUG``, or a test
+    capturing them): psycopg does not report the text of a prepared statement
+    it ran, and the log would show None. The cursor is wrapped as Django wraps
+    its own: execute wrappers and the translation of database errors apply.
+    """
+    cursor_class = (
+        _server_binding_cursor_class() if connection.vendor == "postgresql" else None
+    )
+    if cursor_class is None or connection.queries_logged:
+        return connection.cursor()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    return connection.make_cursor(cursor_class(connection.connection))
+
+
 def insert_or_find(
     connection: BaseDatabaseWrapper,
     attempt: "Attempt",
@@ -176,7 +216,7 @@ def insert_or_find(
         find_params.append(lock_id)
     find_params += [attempt.principal, attempt.key]
     sql = _statements(connection)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql.claim, values)
         inserted = cursor.fetchone()
         if inserted is not None:
@@ -220,6 +260,6 @@ def complete(
         attempt.key,
         IdempotencyKey.State.IN_FLIGHT.value,
     ]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_statements(connection).complete, params)
         return cursor.rowcount == 1

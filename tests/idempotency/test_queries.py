@@ -1,3 +1,5 @@
+import unittest
+
 from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -89,3 +91,83 @@ class StatementCountTests(TransactionTestCase):
         self.assertNotIn("orders_", tables)
         self.assertIn("authtoken_token", tables)
         self.assertIn("idempotency_idempotencykey", tables)
+
+
+needs_postgresql = unittest.skipIf(
+    connection.vendor != "postgresql",
+    "needs PostgreSQL: prepared statements are psycopg's and PostgreSQL's",
+)
+
+
+@needs_postgresql
+class PreparedStatementTests(TransactionTestCase):
+    """Without a query log, the layer's two statements are bound on the server and prepared.
+
+    Counted with an execute wrapper, which sees every statement run through
+    Django's cursors whether or not queries are logged.
+    """
+
+    def setUp(self):
+        self.client = token_client(make_user())
+        connection.ensure_connection()
+        self.threshold = connection.connection.prepare_threshold
+
+    def tearDown(self):
+        connection.connection.prepare_threshold = self.threshold
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+
+    def create(self, n, key=None):
+        body = {"product_id": 1, "quantity": 1, "client_id": f"p-{n}"}
+        headers = keyed(key) if key else {}
+        return self.client.post("/api/orders/", body, format="json", headers=headers)
+
+    def prepared(self):
+        """Return {statement's first word: times run} for this connection."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement, generic_plans + custom_plans"
+                " FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%idempotency_idempotencykey%"],
+            )
+            return {text.split()[0]: runs for text, runs in cursor.fetchall()}
+
+    def test_the_claim_and_the_record_are_prepared_once_run_often_enough(self):
+        self.assertIsNotNone(self.threshold, "settings turn preparing on")
+        for n in range(self.threshold + 2):
+            self.assertEqual(self.create(n, key=f"k-{n}").status_code, 201)
+        # psycopg prepares a statement on its run after the threshold-th.
+        self.assertEqual(self.prepared(), {"INSERT": 2, "UPDATE": 2})
+        self.assertEqual(self.create(0, key="k-0").status_code, 200)
+        self.assertEqual(self.prepared()["INSERT"], 3)
+
+    def test_a_keyed_create_still_adds_two_statements(self):
+        seen = []
+
+        def count(execute, sql, params, many, context):
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        for n in range(self.threshold + 1):
+            self.create(100 + n, key=f"warm-{n}")
+        with connection.execute_wrapper(count):
+            self.assertEqual(self.create(1).status_code, 201)
+            unkeyed = len(seen)
+            self.assertEqual(self.create(2, key="counted").status_code, 201)
+        keyed_sql = seen[unkeyed:]
+        self.assertEqual(len(keyed_sql) - unkeyed, 2)
+        self.assertEqual(
+            [
+                sql.split()[0]
+                for sql in keyed_sql
+                if "idempotency_idempotencykey" in sql
+            ],
+            ["INSERT", "UPDATE"],
+        )
+
+    def test_without_preparing_keys_work_the_same(self):
+        connection.connection.prepare_threshold = None
+        for n in range(self.threshold + 2):
+            self.assertEqual(self.create(n, key=f"k-{n}").status_code, 201)
+        self.assertEqual(self.create(0, key="k-0").status_code, 200)
+        self.assertEqual(self.prepared(), {})

@@ -24,6 +24,7 @@ print(json.dumps({
     "WEBHOOK_SECRET": settings.WEBHOOK_SECRET,
     "IDEMPOTENCY": settings.IDEMPOTENCY,
     "UPLOAD_MAX_BYTES": settings.UPLOAD_MAX_BYTES,
+    "PREPARE_THRESHOLD": db["OPTIONS"].get("prepare_threshold", "absent"),
 }))
 """
 
@@ -38,6 +39,7 @@ VARIABLES = (
     "WEBHOOK_SECRET",
     "IDEMPOTENCY_KEY_TTL",
     "UPLOAD_MAX_BYTES",
+    "DATABASE_PREPARED_STATEMENTS",
 )
 
 
@@ -103,6 +105,13 @@ class EnvironmentSettingsTests(SimpleTestCase):
         self.assertEqual(values["WEBHOOK_SECRET"], "whsec")
         self.assertEqual(values["IDEMPOTENCY"]["TTL_SECONDS"], 60)
         self.assertEqual(values["UPLOAD_MAX_BYTES"], 1024)
+
+    def test_postgresql_prepares_the_key_layers_statements_unless_told_not_to(self):
+        url = "postgres://someone@db.example:5433/idem"
+        self.assertEqual(self.read(DATABASE_URL=url)["PREPARE_THRESHOLD"], 5)
+        values = self.read(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
+        self.assertIsNone(values["PREPARE_THRESHOLD"])
+        self.assertEqual(self.read()["PREPARE_THRESHOLD"], "absent")
 
     def test_debug_accepts_one_zero_true_false(self):
         for raw, expected in (
