@@ -103,27 +103,32 @@ needs_postgresql = unittest.skipIf(
 class PreparedStatementTests(TransactionTestCase):
     """Without a query log, the layer's two statements are bound on the server and prepared.
 
-    Counted with an execute wrapper, which sees every statement run through
-    Django's cursors whether or not queries are logged.
+    pg_prepared_statements counts the runs of each statement prepared on the
+    connection; the tests read how those counts move, since earlier tests may
+    have prepared the statements already.
     """
 
     def setUp(self):
         self.client = token_client(make_user())
         connection.ensure_connection()
         self.threshold = connection.connection.prepare_threshold
+        self.assertIsNotNone(self.threshold, "the project's settings turn it on")
 
     def tearDown(self):
         connection.connection.prepare_threshold = self.threshold
-        with connection.cursor() as cursor:
-            cursor.execute("DEALLOCATE ALL")
 
-    def create(self, n, key=None):
-        body = {"product_id": 1, "quantity": 1, "client_id": f"p-{n}"}
-        headers = keyed(key) if key else {}
+    def create(self, name, key=None):
+        body = {"product_id": 1, "quantity": 1, "client_id": name}
+        headers = keyed(key or name)
         return self.client.post("/api/orders/", body, format="json", headers=headers)
 
-    def prepared(self):
-        """Return {statement's first word: times run} for this connection."""
+    def warm_up(self, prefix="warm"):
+        """Send enough keyed creates for psycopg to prepare both statements."""
+        for n in range(self.threshold + 1):
+            self.assertEqual(self.create(f"{prefix}-{n}").status_code, 201)
+
+    def prepared_runs(self):
+        """Return {first word of the layer's statement: runs} on this connection."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT statement, generic_plans + custom_plans"
@@ -132,14 +137,40 @@ class PreparedStatementTests(TransactionTestCase):
             )
             return {text.split()[0]: runs for text, runs in cursor.fetchall()}
 
-    def test_the_claim_and_the_record_are_prepared_once_run_often_enough(self):
-        self.assertIsNotNone(self.threshold, "settings turn preparing on")
-        for n in range(self.threshold + 2):
-            self.assertEqual(self.create(n, key=f"k-{n}").status_code, 201)
-        # psycopg prepares a statement on its run after the threshold-th.
-        self.assertEqual(self.prepared(), {"INSERT": 2, "UPDATE": 2})
-        self.assertEqual(self.create(0, key="k-0").status_code, 200)
-        self.assertEqual(self.prepared()["INSERT"], 3)
+    def runs_added_by(self, send):
+        before = self.prepared_runs()
+        send()
+        after = self.prepared_runs()
+        return {word: runs - before.get(word, 0) for word, runs in after.items()}
+
+    def test_a_keyed_create_runs_the_prepared_claim_and_record(self):
+        self.warm_up()
+        added = self.runs_added_by(
+            lambda: self.assertEqual(self.create("c-1").status_code, 201)
+        )
+        self.assertEqual(added, {"INSERT": 1, "UPDATE": 1})
+
+    def test_a_replay_runs_the_prepared_claim(self):
+        self.warm_up()
+        added = self.runs_added_by(
+            lambda: self.assertEqual(self.create("warm-0").status_code, 200)
+        )
+        self.assertEqual(added, {"INSERT": 1, "UPDATE": 0})
+
+    def test_after_a_rollback_the_statements_are_prepared_again(self):
+        self.warm_up()
+        # A 400 rolls the transaction back; psycopg then deallocates what it
+        # had prepared on the connection.
+        bad = self.client.post(
+            "/api/orders/", {"quantity": 0}, format="json", headers=keyed("bad")
+        )
+        self.assertEqual(bad.status_code, 400)
+        self.assertEqual(self.prepared_runs(), {})
+        self.warm_up("again")
+        added = self.runs_added_by(
+            lambda: self.assertEqual(self.create("c-2").status_code, 201)
+        )
+        self.assertEqual(added, {"INSERT": 1, "UPDATE": 1})
 
     def test_a_keyed_create_still_adds_two_statements(self):
         seen = []
@@ -148,12 +179,12 @@ class PreparedStatementTests(TransactionTestCase):
             seen.append(sql)
             return execute(sql, params, many, context)
 
-        for n in range(self.threshold + 1):
-            self.create(100 + n, key=f"warm-{n}")
+        self.warm_up()
         with connection.execute_wrapper(count):
-            self.assertEqual(self.create(1).status_code, 201)
+            unkeyed_body = {"product_id": 1, "quantity": 1, "client_id": "plain"}
+            self.client.post("/api/orders/", unkeyed_body, format="json")
             unkeyed = len(seen)
-            self.assertEqual(self.create(2, key="counted").status_code, 201)
+            self.assertEqual(self.create("counted").status_code, 201)
         keyed_sql = seen[unkeyed:]
         self.assertEqual(len(keyed_sql) - unkeyed, 2)
         self.assertEqual(
@@ -166,8 +197,12 @@ class PreparedStatementTests(TransactionTestCase):
         )
 
     def test_without_preparing_keys_work_the_same(self):
+        self.warm_up()
         connection.connection.prepare_threshold = None
-        for n in range(self.threshold + 2):
-            self.assertEqual(self.create(n, key=f"k-{n}").status_code, 201)
-        self.assertEqual(self.create(0, key="k-0").status_code, 200)
-        self.assertEqual(self.prepared(), {})
+        added = self.runs_added_by(
+            lambda: [
+                self.assertEqual(self.create("c-3").status_code, 201),
+                self.assertEqual(self.create("warm-0").status_code, 200),
+            ]
+        )
+        self.assertEqual(set(added.values()), {0})
