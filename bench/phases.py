@@ -16,18 +16,18 @@ from server import manage
 from suite import Bench
 
 
-def round_order(number: int) -> list[str]:
-    """Return the scenarios of round ``number`` (from 0), in the order they run."""
+def round_order(number: int) -> list[tuple[str, ...]]:
+    """Return the blocks of round ``number`` (from 0), in the order they run."""
     shift = number % len(ROUND_BLOCKS)
     blocks = ROUND_BLOCKS[shift:] + ROUND_BLOCKS[:shift]
     turn = number % 2
-    return [name for block in blocks for name in block[turn:] + block[:turn]]
+    return [block[turn:] + block[:turn] for block in blocks]
 
 
 def rounds(bench: Bench) -> None:
     for number in range(bench.options.rounds):
-        for name in round_order(number):
-            bench.run(name, phase="rounds", round_no=number + 1)
+        for block in round_order(number):
+            bench.run_block(block, phase="rounds", round_no=number + 1)
 
 
 def scaling(bench: Bench) -> None:

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,32 +169,82 @@ class Bench:
 
     def run(self, name: str, *, phase: str, round_no: int) -> dict[str, Any]:
         """Run one scenario once and record what it measured and whether it is valid."""
+        return self.run_block((name,), phase=phase, round_no=round_no)[0]
+
+    def run_block(
+        self, names: tuple[str, ...], *, phase: str, round_no: int
+    ) -> list[dict[str, Any]]:
+        """Run one block of a round and record each of its scenarios once.
+
+        A pair, whose ratio a target judges, runs in halves of the run's
+        duration in the order A B B A, and each scenario's two halves make its
+        one record: a change in the machine's speed during the block, which on
+        a shared machine drifts over seconds, then weighs on both scenarios
+        alike instead of on whichever ran second.
+        """
+        if len(names) == 2:
+            first, second = names
+            order = [first, second, second, first]
+            seconds = self.options.duration / 2
+        else:
+            order, seconds = list(names), self.options.duration
+        parts: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for name in order:
+            part = f"-{len(parts[name]) + 1}" if len(order) > len(names) else ""
+            raw = self.raw / f"{phase}-r{round_no}-{name}{part}.txt"
+            parts[name].append(self.measure(name, seconds=seconds, raw=raw))
+        return [
+            self.finish(name, parts[name], phase=phase, round_no=round_no)
+            for name in names
+        ]
+
+    def measure(self, name: str, *, seconds: float, raw: Path) -> dict[str, Any]:
+        """Run wrk once for ``name``; return its summary with the CPU shares."""
         scenario = SCENARIOS[name]
-        raw = self.raw / f"{phase}-r{round_no}-{name}.txt"
         before = (
             contention_counts(self.db, self.accounts["contention"])
             if scenario.contention
             else None
         )
-        load = self.load(scenario, seconds=self.options.duration)
+        load = self.load(scenario, seconds=seconds)
         waited = self.wait_for_quiet()
         before_cpu = cpu_snapshot()
         result = wrk_run(self.processes, self.wrk, load, self.server.url, raw)
-        cpu = self.cpu_since(before_cpu)
-        record = self.record(scenario, result, phase=phase, round_no=round_no, raw=raw)
-        record["cpu"] = cpu
-        record["waited_s"] = waited
+        result["cpu"] = self.cpu_since(before_cpu)
+        result["waited_s"] = waited
+        result["raw"] = raw
         if scenario.contention:
-            after = contention_counts(self.db, self.accounts["contention"])
-            self.facts["contention"].append(
-                check_contention(record, result, before, after, round_no=round_no)
+            result["contention"] = (
+                before,
+                contention_counts(self.db, self.accounts["contention"]),
             )
         if name == "upload":
             self.clean_media()
+        return result
+
+    def finish(
+        self, name: str, parts: list[dict[str, Any]], *, phase: str, round_no: int
+    ) -> dict[str, Any]:
+        """Record the runs of ``name`` in one round as one run, and report it."""
+        scenario = SCENARIOS[name]
+        result = merge_runs(parts)
+        record = self.record(
+            scenario, result, phase=phase, round_no=round_no, raw=parts[0]["raw"]
+        )
+        record["raw"] = ", ".join(str(p["raw"].relative_to(self.out)) for p in parts)
+        record["cpu"] = result["cpu"]
+        record["waited_s"] = result["waited_s"]
+        if scenario.contention:
+            before, after = parts[0]["contention"]
+            self.facts["contention"].append(
+                check_contention(record, result, before, after, round_no=round_no)
+            )
+        halves = " (A B B A halves)" if len(parts) > 1 else ""
         self.say(
             f"{phase:<12} r{round_no} {name:<10} {record['rps']:8.1f} req/s  "
             f"p50 {record['p50_ms']:6.1f} ms  p99 {record['p99_ms']:6.1f} ms  "
-            f"{report.statuses_text(record['statuses'])}  others {cpu['others']:.0f}%"
+            f"{report.statuses_text(record['statuses'])}  others "
+            f"{record['cpu']['others']:.0f}%{halves}"
             + ("" if record["valid"] else "  INVALID: " + "; ".join(record["problems"]))
         )
         return record
@@ -289,3 +340,46 @@ class Bench:
     def say(self, message: str) -> None:
         elapsed = time.monotonic() - STARTED
         print(f"[{elapsed:6.1f}s] {message}", flush=True)
+
+
+def merge_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return one wrk summary for several runs of one scenario.
+
+    Requests, statuses, replays and errors add up; the rate is all requests
+    over all seconds; a percentile is the runs' percentiles weighted by their
+    requests (wrk reports no histogram to merge), the maximum the largest;
+    CPU shares are weighted by the runs' seconds.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    requests = sum(int(p["requests"]) for p in parts)
+    seconds = sum(float(p["seconds"]) for p in parts)
+    statuses: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for part in parts:
+        statuses.update({str(k): int(v) for k, v in part["statuses"].items()})
+        errors.update({k: int(v) for k, v in part["errors"].items()})
+
+    def weighted(field: str) -> float:
+        if not requests:
+            return 0.0
+        return sum(float(p[field]) * int(p["requests"]) for p in parts) / requests
+
+    shares = parts[0]["cpu"].keys()
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "rps": requests / seconds if seconds else 0.0,
+        "p50_ms": weighted("p50_ms"),
+        "p90_ms": weighted("p90_ms"),
+        "p99_ms": weighted("p99_ms"),
+        "max_ms": max(float(p["max_ms"]) for p in parts),
+        "statuses": dict(statuses),
+        "replayed": sum(int(p["replayed"]) for p in parts),
+        "errors": dict(errors),
+        "cpu": {
+            share: sum(p["cpu"][share] * float(p["seconds"]) for p in parts) / seconds
+            for share in shares
+        },
+        "waited_s": round(sum(float(p["waited_s"]) for p in parts), 1),
+    }
