@@ -57,20 +57,16 @@ def restart(bench: Bench, workers: int) -> None:
     bench.warm_up()
 
 
-def table_round_order(number: int) -> list[tuple[str, str]]:
-    """Return the (table state, scenario) runs of table round ``number`` (from 0).
+def table_round_order(number: int) -> list[tuple[str, tuple[str, str]]]:
+    """Return the (scenario, (table state, table state)) pairs of table round ``number``.
 
-    The two keyed creates, whose ratio is the target, run back to back, then
-    the two creates without key in the opposite order (A B B A); the state
-    that goes first alternates from round to round.
+    The two keyed creates, whose ratio is the target, run first, then the two
+    creates without key with the states in the opposite order; the state
+    that goes first alternates from round to round. Each pair runs in halves,
+    A B B A, like the compared pairs of the rounds.
     """
     first, second = ("empty", "full") if number % 2 == 0 else ("full", "empty")
-    return [
-        (first, "keyed"),
-        (second, "keyed"),
-        (second, "baseline"),
-        (first, "baseline"),
-    ]
+    return [("keyed", (first, second)), ("baseline", (second, first))]
 
 
 def key_table(bench: Bench) -> None:
@@ -97,9 +93,19 @@ def key_table(bench: Bench) -> None:
     twin = keytable.Twin(bench.db)
     try:
         for number in range(options.table_rounds):
-            for state, name in table_round_order(number):
-                twin.use(state)
-                bench.run(name, phase=f"table-{state}", round_no=number + 1)
+            for name, (first, second) in table_round_order(number):
+                parts: dict[str, list[dict[str, Any]]] = {first: [], second: []}
+                for state in (first, second, second, first):
+                    twin.use(state)
+                    half = len(parts[state]) + 1
+                    raw = bench.raw / f"table-{state}-r{number + 1}-{name}-{half}.txt"
+                    parts[state].append(
+                        bench.measure(name, seconds=options.duration / 2, raw=raw)
+                    )
+                for state in (first, second):
+                    bench.finish(
+                        name, parts[state], phase=f"table-{state}", round_no=number + 1
+                    )
     finally:
         twin.drop()
     inspect(bench)
