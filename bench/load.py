@@ -1,10 +1,11 @@
-"""Load from wrk: install it, and run a Lua script against the server."""
+"""Load from wrk: install it, run a Lua script against the server, merge its summaries."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,46 @@ def wrk_run(
     """Run wrk to the end and return its JSON summary."""
     process = wrk_start(processes, wrk, load, url, raw)
     return wrk_finish(processes, process, raw, timeout=load.seconds + 60)
+
+
+def merge_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return one wrk summary for several runs of one scenario.
+
+    Requests, statuses, replays and errors add up; the rate is all requests
+    over all seconds; a percentile is the runs' percentiles weighted by their
+    requests (wrk reports no histogram to merge), the maximum the largest;
+    CPU shares are weighted by the runs' seconds.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    requests = sum(int(p["requests"]) for p in parts)
+    seconds = sum(float(p["seconds"]) for p in parts)
+    statuses: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for part in parts:
+        statuses.update({str(k): int(v) for k, v in part["statuses"].items()})
+        errors.update({k: int(v) for k, v in part["errors"].items()})
+
+    def weighted(field: str) -> float:
+        if not requests:
+            return 0.0
+        return sum(float(p[field]) * int(p["requests"]) for p in parts) / requests
+
+    shares = parts[0]["cpu"].keys()
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "rps": requests / seconds if seconds else 0.0,
+        "p50_ms": weighted("p50_ms"),
+        "p90_ms": weighted("p90_ms"),
+        "p99_ms": weighted("p99_ms"),
+        "max_ms": max(float(p["max_ms"]) for p in parts),
+        "statuses": dict(statuses),
+        "replayed": sum(int(p["replayed"]) for p in parts),
+        "errors": dict(errors),
+        "cpu": {
+            share: sum(p["cpu"][share] * float(p["seconds"]) for p in parts) / seconds
+            for share in shares
+        },
+        "waited_s": round(sum(float(p["waited_s"]) for p in parts), 1),
+    }

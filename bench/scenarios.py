@@ -1,6 +1,7 @@
 """The scenarios: each one's wrk script, account and expected statuses, and titles."""
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,26 @@ class Scenario:
     expected: frozenset[int]
     all_replayed: bool = False
     contention: bool = False
+
+    def problems(self, result: dict[str, Any], statuses: dict[str, int]) -> list[str]:
+        """Return what makes a wrk run of this scenario invalid, if anything."""
+        problems = []
+        if not result["requests"]:
+            problems.append("no request completed")
+        for code, count in statuses.items():
+            if int(code) not in self.expected:
+                problems.append(f"unexpected status {code} x{count}")
+        errors = {k: int(v) for k, v in result["errors"].items() if k != "status" and v}
+        if errors:
+            problems.append(f"socket errors {errors}")
+        replayed = int(result["replayed"])
+        if self.all_replayed and replayed != result["requests"]:
+            problems.append(
+                f"{int(result['requests']) - replayed} replies not replayed"
+            )
+        if not self.all_replayed and not self.contention and replayed:
+            problems.append(f"{replayed} fresh requests replayed")
+        return problems
 
 
 SCENARIOS = {

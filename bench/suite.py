@@ -6,7 +6,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from contention import check_contention, contention_counts
 from cpu import CpuSnapshot, cpu_shares, cpu_snapshot
 from database import Database
 from harness import BenchError, Processes
-from load import Load, ensure_wrk, wrk_run
+from load import Load, ensure_wrk, merge_runs, wrk_run
 from machine import machine
 from scenarios import SCENARIOS, Scenario
 from server import Server, django_env, manage
@@ -259,22 +258,8 @@ class Bench:
         raw: Path,
     ) -> dict[str, Any]:
         statuses = {str(k): int(v) for k, v in sorted(result["statuses"].items())}
-        problems = []
-        if not result["requests"]:
-            problems.append("no request completed")
-        for code, count in statuses.items():
-            if int(code) not in scenario.expected:
-                problems.append(f"unexpected status {code} x{count}")
-        errors = {k: int(v) for k, v in result["errors"].items() if k != "status" and v}
-        if errors:
-            problems.append(f"socket errors {errors}")
+        problems = scenario.problems(result, statuses)
         replayed = int(result["replayed"])
-        if scenario.all_replayed and replayed != result["requests"]:
-            problems.append(
-                f"{int(result['requests']) - replayed} replies not replayed"
-            )
-        if not scenario.all_replayed and not scenario.contention and replayed:
-            problems.append(f"{replayed} fresh requests replayed")
         record = {
             "phase": phase,
             "round": round_no,
@@ -340,46 +325,3 @@ class Bench:
     def say(self, message: str) -> None:
         elapsed = time.monotonic() - STARTED
         print(f"[{elapsed:6.1f}s] {message}", flush=True)
-
-
-def merge_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return one wrk summary for several runs of one scenario.
-
-    Requests, statuses, replays and errors add up; the rate is all requests
-    over all seconds; a percentile is the runs' percentiles weighted by their
-    requests (wrk reports no histogram to merge), the maximum the largest;
-    CPU shares are weighted by the runs' seconds.
-    """
-    if len(parts) == 1:
-        return parts[0]
-    requests = sum(int(p["requests"]) for p in parts)
-    seconds = sum(float(p["seconds"]) for p in parts)
-    statuses: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    for part in parts:
-        statuses.update({str(k): int(v) for k, v in part["statuses"].items()})
-        errors.update({k: int(v) for k, v in part["errors"].items()})
-
-    def weighted(field: str) -> float:
-        if not requests:
-            return 0.0
-        return sum(float(p[field]) * int(p["requests"]) for p in parts) / requests
-
-    shares = parts[0]["cpu"].keys()
-    return {
-        "requests": requests,
-        "seconds": seconds,
-        "rps": requests / seconds if seconds else 0.0,
-        "p50_ms": weighted("p50_ms"),
-        "p90_ms": weighted("p90_ms"),
-        "p99_ms": weighted("p99_ms"),
-        "max_ms": max(float(p["max_ms"]) for p in parts),
-        "statuses": dict(statuses),
-        "replayed": sum(int(p["replayed"]) for p in parts),
-        "errors": dict(errors),
-        "cpu": {
-            share: sum(p["cpu"][share] * float(p["seconds"]) for p in parts) / seconds
-            for share in shares
-        },
-        "waited_s": round(sum(float(p["waited_s"]) for p in parts), 1),
-    }
