@@ -153,7 +153,8 @@ def merge_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "replayed": sum(int(p["replayed"]) for p in parts),
         "errors": dict(errors),
         "cpu": {
-            share: sum(p["cpu"][share] * float(p["seconds"]) for p in parts) / seconds
+            share: sum(p["cpu"][share] * float(p["seconds"]) for p in parts)
+            / (seconds or 1.0)
             for share in shares
         },
         "waited_s": round(sum(float(p["waited_s"]) for p in parts), 1),

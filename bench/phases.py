@@ -27,7 +27,8 @@ def round_order(number: int) -> list[tuple[str, ...]]:
 def rounds(bench: Bench) -> None:
     for number in range(bench.options.rounds):
         for block in round_order(number):
-            bench.run_block(block, phase="rounds", round_no=number + 1)
+            slots = [("rounds", name) for name in block]
+            bench.run_block(slots, round_no=number + 1)
 
 
 def scaling(bench: Bench) -> None:
@@ -57,16 +58,19 @@ def restart(bench: Bench, workers: int) -> None:
     bench.warm_up()
 
 
-def table_round_order(number: int) -> list[tuple[str, tuple[str, str]]]:
-    """Return the (scenario, (table state, table state)) pairs of table round ``number``.
+def table_round_order(number: int) -> list[list[tuple[str, str]]]:
+    """Return the blocks of table round ``number`` (from 0): (phase, scenario) pairs.
 
     The two keyed creates, whose ratio is the target, run first, then the two
-    creates without key with the states in the opposite order; the state
+    creates without key with the tables in the opposite order; the table
     that goes first alternates from round to round. Each pair runs in halves,
     A B B A, like the compared pairs of the rounds.
     """
     first, second = ("empty", "full") if number % 2 == 0 else ("full", "empty")
-    return [("keyed", (first, second)), ("baseline", (second, first))]
+    return [
+        [(f"table-{first}", "keyed"), (f"table-{second}", "keyed")],
+        [(f"table-{second}", "baseline"), (f"table-{first}", "baseline")],
+    ]
 
 
 def key_table(bench: Bench) -> None:
@@ -93,19 +97,12 @@ def key_table(bench: Bench) -> None:
     twin = keytable.Twin(bench.db)
     try:
         for number in range(options.table_rounds):
-            for name, (first, second) in table_round_order(number):
-                parts: dict[str, list[dict[str, Any]]] = {first: [], second: []}
-                for state in (first, second, second, first):
-                    twin.use(state)
-                    half = len(parts[state]) + 1
-                    raw = bench.raw / f"table-{state}-r{number + 1}-{name}-{half}.txt"
-                    parts[state].append(
-                        bench.measure(name, seconds=options.duration / 2, raw=raw)
-                    )
-                for state in (first, second):
-                    bench.finish(
-                        name, parts[state], phase=f"table-{state}", round_no=number + 1
-                    )
+            for block in table_round_order(number):
+                bench.run_block(
+                    block,
+                    round_no=number + 1,
+                    before=lambda phase: twin.use(phase.removeprefix("table-")),
+                )
     finally:
         twin.drop()
     inspect(bench)

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,33 +169,43 @@ class Bench:
 
     def run(self, name: str, *, phase: str, round_no: int) -> dict[str, Any]:
         """Run one scenario once and record what it measured and whether it is valid."""
-        return self.run_block((name,), phase=phase, round_no=round_no)[0]
+        return self.run_block([(phase, name)], round_no=round_no)[0]
 
     def run_block(
-        self, names: tuple[str, ...], *, phase: str, round_no: int
+        self,
+        block: Sequence[tuple[str, str]],
+        *,
+        round_no: int,
+        before: Callable[[str], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Run one block of a round and record each of its scenarios once.
+        """Run one block of a round, (phase, scenario) slots, and record each once.
 
         A pair, whose ratio a target judges, runs in halves of the run's
-        duration in the order A B B A, and each scenario's two halves make its
-        one record: a change in the machine's speed during the block, which on
-        a shared machine drifts over seconds, then weighs on both scenarios
-        alike instead of on whichever ran second.
+        duration in the order A B B A, and each slot's two halves make its one
+        record: a change in the machine's speed during the block, which on a
+        shared machine drifts over seconds, then weighs on both slots alike
+        instead of on whichever ran second. ``before(phase)`` runs before each
+        wrk run (the table rounds put the phase's table in place).
         """
-        if len(names) == 2:
-            first, second = names
+        if len(block) == 2:
+            first, second = block
             order = [first, second, second, first]
             seconds = self.options.duration / 2
         else:
-            order, seconds = list(names), self.options.duration
-        parts: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-        for name in order:
-            part = f"-{len(parts[name]) + 1}" if len(order) > len(names) else ""
+            order, seconds = list(block), self.options.duration
+        parts: dict[tuple[str, str], list[dict[str, Any]]] = {
+            slot: [] for slot in block
+        }
+        for slot in order:
+            phase, name = slot
+            if before:
+                before(phase)
+            part = f"-{len(parts[slot]) + 1}" if len(order) > len(block) else ""
             raw = self.raw / f"{phase}-r{round_no}-{name}{part}.txt"
-            parts[name].append(self.measure(name, seconds=seconds, raw=raw))
+            parts[slot].append(self.measure(name, seconds=seconds, raw=raw))
         return [
-            self.finish(name, parts[name], phase=phase, round_no=round_no)
-            for name in names
+            self.finish(name, parts[(phase, name)], phase=phase, round_no=round_no)
+            for phase, name in block
         ]
 
     def measure(self, name: str, *, seconds: float, raw: Path) -> dict[str, Any]:
