@@ -11,8 +11,8 @@ Two functions, both on every keyed request that does work:
 
 Every identifier comes from the model's metadata, quoted by the connection;
 every value is a parameter. On PostgreSQL the parameters are bound by the
-server, so psycopg can keep both statements prepared on the connection
-(``_cursor``).
+server, so psycopg can keep the claim, the read of a taken key and the record
+prepared on the connection (``_cursor``).
 """
 
 import hashlib
