@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
-from idem_project.exceptions import ClientIdMismatch
+from core.exceptions import ClientIdMismatch
 
 __all__ = ["BadCredentials", "ClientIdMismatch", "EmailTaken"]
 

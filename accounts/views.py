@@ -16,7 +16,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.services import user_sign_up
-from idem_project.responses import create_response
+from core.responses import create_response
 
 
 class UserViewSet(

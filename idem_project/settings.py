@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "idempotency",
+    "core",
     "accounts",
     "uploads",
     "orders",
@@ -186,7 +187,7 @@ REST_FRAMEWORK = {
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
     "DEFAULT_SCHEMA_CLASS": "idempotency.schema.IdempotencyAutoSchema",
-    "EXCEPTION_HANDLER": "idem_project.exception_handler.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from idem_project.responses import create_response
+from core.responses import create_response
 from orders.models import Order
 from orders.serializers import OrderCreateSerializer, OrderSerializer
 

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.utils.translation import gettext as _
 
-from idem_project.exceptions import PayloadTooLarge
+from core.exceptions import PayloadTooLarge
 
 # A multipart body carries boundaries, part headers and non-file fields beside
 # the file; allow that much on top of the file limit before refusing unread.

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from idem_project.responses import create_response
+from core.responses import create_response
 from uploads.models import Photo
 from uploads.serializers import (
     PhotoCreateSerializer,

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from idem_project.exceptions import PayloadTooLarge
+from core.exceptions import PayloadTooLarge
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
