@@ -1,1 +1,5 @@
-"""The Idem Django project: settings, URLs and the WSGI/ASGI entry points."""
+"""The Idem Django project: settings, URLs, the WSGI/ASGI and Celery entry points."""
+
+from idem_project.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -174,6 +174,23 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>"
 
 WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "dev-webhook-secret")
 
+# Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
+# web processes of one machine share kombu's filesystem transport under var/.
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
+        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
+        "control_folder": str(VAR_DIR / "broker" / "control"),
+        "store_processed": False,
+    }
+    # kombu creates none of these folders; every process that uses the
+    # transport (web, worker, scheduler) may be the first to start.
+    for _folder in ("queue", "control"):
+        (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60),
 }

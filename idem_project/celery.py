@@ -1,0 +1,25 @@
+"""The Celery application: ``celery -A idem_project worker`` and ``... beat``.
+
+Delivery is at least once: a task is acknowledged after it ran, a task whose
+worker died is handed to another, and each worker process takes one message
+at a time. Every consumer is idempotent, so a message delivered twice has one
+effect.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
+
+app = Celery("idem_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+)
+app.autodiscover_tasks()

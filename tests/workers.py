@@ -1,0 +1,146 @@
+"""Real Celery workers and a RabbitMQ virtual host of their own, for tests.
+
+Each ``Broker`` is a fresh virtual host on the local RabbitMQ, deleted at the
+end, so test runs never see each other's messages. ``CeleryWorker`` runs
+``celery -A idem_project worker`` as a subprocess against the test database.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+from urllib.parse import quote
+
+import kombu
+from django.conf import settings
+
+from tests.servers import children_of, database_url, wait_for
+
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+
+
+def rabbitmq_available() -> bool:
+    """Return whether RabbitMQ answers on the test host and rabbitmqctl exists."""
+    if shutil.which("rabbitmqctl") is None:
+        return False
+    try:
+        with kombu.Connection(f"amqp://guest:guest@{RABBITMQ_HOST}//") as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except OSError:
+        return False
+    return True
+
+
+needs_rabbitmq = unittest.skipUnless(
+    rabbitmq_available(), "needs RabbitMQ on 127.0.0.1:5672 and rabbitmqctl"
+)
+
+
+def _rabbitmqctl(*args):
+    subprocess.run(
+        ["rabbitmqctl", "-q", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
+
+
+class Broker:
+    """A RabbitMQ virtual host of this test's own, guest having every right on it."""
+
+    def __init__(self):
+        self.vhost = f"idem-test-{uuid.uuid4().hex[:12]}"
+        _rabbitmqctl("add_vhost", self.vhost)
+        _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        self.url = f"amqp://guest:guest@{RABBITMQ_HOST}/{quote(self.vhost, safe='')}"
+
+    def connection(self):
+        return kombu.Connection(self.url)
+
+    def delete(self):
+        _rabbitmqctl("delete_vhost", self.vhost)
+
+
+class CeleryWorker:
+    """``celery -A idem_project worker`` with its pool, on the test database."""
+
+    def __init__(self, broker_url, *, concurrency=1, env=None, beat=False):
+        self.log = tempfile.NamedTemporaryFile(suffix=".log")  # noqa: SIM115  closed by stop()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DATABASE_POOL_SIZE": "2",
+            "CELERY_BROKER_URL": broker_url,
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            **(env or {}),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "idem_project",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+        ]
+        if beat:
+            command.append("--beat")
+        self.process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.concurrency = concurrency
+
+    def wait_until_ready(self, timeout=60.0):
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"celery worker exited:\n{self.output()}")
+            return " ready." in self.output()
+
+        wait_for(ready, timeout=timeout, what="celery worker ready")
+        wait_for(
+            lambda: len(self.pool_pids()) >= self.concurrency,
+            timeout=timeout,
+            what="celery pool processes",
+        )
+        return self
+
+    def pool_pids(self):
+        return children_of(self.process.pid)
+
+    def kill_pool(self):
+        """SIGKILL every pool process, as a machine losing them would."""
+        for pid in self.pool_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill_pool()
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+    def output(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as log:
+            return log.read()[-8000:]
