@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -9,29 +10,33 @@ from psycopg import sql
 
 @dataclass
 class Database:
-    """A PostgreSQL database of the benchmark's own, created afresh and dropped after."""
+    """The database at ``url``, created afresh by the benchmark and dropped after."""
 
-    server_url: str
-    name: str
+    url: str
     created: bool = False
 
     @property
-    def url(self) -> str:
-        return f"{self.server_url.rstrip('/')}/{self.name}"
+    def name(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
 
     def _admin(self) -> psycopg.Connection:
+        """Connect to the server's ``postgres`` database, to create and drop ours."""
+        parts = urlsplit(self.url)
         return psycopg.connect(
-            f"{self.server_url.rstrip('/')}/postgres", autocommit=True
+            urlunsplit(parts._replace(path="/postgres")), autocommit=True
+        )
+
+    def _drop(self, conn: psycopg.Connection) -> None:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(self.name)
+            )
         )
 
     def create(self) -> None:
         """Drop a leftover database of the same name, then create it empty."""
         with self._admin() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(self.name)
-                )
-            )
+            self._drop(conn)
             conn.execute(
                 sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
             )
@@ -39,15 +44,10 @@ class Database:
 
     def drop(self) -> None:
         """Drop the database, closing whatever connections are still open to it."""
-        if not self.created:
-            return
-        with self._admin() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(self.name)
-                )
-            )
-        self.created = False
+        if self.created:
+            with self._admin() as conn:
+                self._drop(conn)
+            self.created = False
 
     def connect(self) -> psycopg.Connection:
         """Return an autocommit connection to the benchmark's database."""
@@ -58,15 +58,3 @@ class Database:
         with self.connect() as conn:
             row = conn.execute(query, params).fetchone()
         return row[0] if row else None
-
-    def backend_pids(self) -> set[int]:
-        """Return the pids of this database's backends and of the server's own."""
-        with self.connect() as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() OR datname IS NULL"
-            ).fetchall()
-        return {row[0] for row in rows}
-
-    def server_version(self) -> str:
-        return str(self.scalar("SHOW server_version"))

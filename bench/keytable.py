@@ -1,7 +1,7 @@
 """The key table at scale: fill it with SQL, measure its size, empty it."""
 
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from database import Database
 
@@ -36,79 +36,48 @@ FROM generate_series(1, %(rows)s) AS g
 """
 
 
-def fill(db: Database, *, expired: int, live: int, principals: int) -> dict[str, Any]:
-    """Add ``expired`` expired and ``live`` live keys; return timings and sizes."""
+PRINCIPALS = 10_000
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The filled key table: its rows, how long the fill took, its size."""
+
+    expired: int
+    live: int
+    seconds: float
+    size: str
+
+
+def fill(db: Database, *, expired: int, live: int) -> Fill:
+    """Add ``expired`` expired and ``live`` live keys, then VACUUM and CHECKPOINT."""
     started = time.monotonic()
     with db.connect() as conn:
-        if expired:
-            conn.execute(
-                FILL,
-                {
-                    "rows": expired,
-                    "principals": principals,
-                    "prefix": "expired-",
-                    "age": "2 days",
-                },
-            )
-        if live:
-            conn.execute(
-                FILL,
-                {
-                    "rows": live,
-                    "principals": principals,
-                    "prefix": "live-",
-                    "age": "1 hour",
-                },
-            )
-    filled = time.monotonic() - started
-    started = time.monotonic()
-    with db.connect() as conn:
+        for rows, prefix, age in (
+            (expired, "expired-", "2 days"),
+            (live, "live-", "1 hour"),
+        ):
+            params = {
+                "rows": rows,
+                "principals": PRINCIPALS,
+                "prefix": prefix,
+                "age": age,
+            }
+            conn.execute(FILL, params)
         # What autovacuum would do soon after a bulk load: statistics and hint bits.
         conn.execute(f"VACUUM (ANALYZE) {TABLE}")
-    vacuumed = time.monotonic() - started
-    started = time.monotonic()
-    with db.connect() as conn:
         # Write the load's dirty pages now, as the checkpoints that follow any
         # real table's growth have, instead of during the measurements.
         conn.execute("CHECKPOINT")
-    checkpointed = time.monotonic() - started
-    return {
-        "expired_rows": expired,
-        "live_rows": live,
-        "principals": principals,
-        "fill_seconds": round(filled, 2),
-        "vacuum_analyze_seconds": round(vacuumed, 2),
-        "checkpoint_seconds": round(checkpointed, 2),
-        **sizes(db),
-    }
+    size = db.scalar(
+        "SELECT pg_size_pretty(pg_total_relation_size(%s::regclass))", (TABLE,)
+    )
+    return Fill(expired, live, round(time.monotonic() - started, 1), size)
 
 
-def sizes(db: Database) -> dict[str, Any]:
-    """Return the row counts and on-disk sizes of the key table and its indexes."""
-    with db.connect() as conn:
-        rows, expired = conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE expires_at <= now()) FROM {TABLE}"
-        ).fetchone()
-        table, total = conn.execute(
-            "SELECT pg_size_pretty(pg_table_size(%s::regclass)),"
-            " pg_size_pretty(pg_total_relation_size(%s::regclass))",
-            (TABLE, TABLE),
-        ).fetchone()
-        indexes = dict(
-            conn.execute(
-                "SELECT indexrelid::regclass::text,"
-                " pg_size_pretty(pg_relation_size(indexrelid))"
-                " FROM pg_index WHERE indrelid = %s::regclass",
-                (TABLE,),
-            ).fetchall()
-        )
-    return {
-        "rows": rows,
-        "expired_now": expired,
-        "table_size": table,
-        "total_size": total,
-        "index_sizes": indexes,
-    }
+def expired_count(db: Database) -> int:
+    """Return how many keys have expired."""
+    return int(db.scalar(f"SELECT count(*) FROM {TABLE} WHERE expires_at <= now()"))
 
 
 def empty(db: Database) -> None:
