@@ -1,13 +1,69 @@
-"""The key table at scale: fill it with SQL, measure its size, empty it."""
+"""The benchmark's own database, and its key table at scale: fill, swap, empty."""
 
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from database import Database
+import psycopg
+from psycopg import sql
+
+
+@dataclass
+class Database:
+    """The database at ``url``, created afresh by the benchmark and dropped after."""
+
+    url: str
+    created: bool = False
+
+    @property
+    def name(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
+
+    def _admin(self) -> psycopg.Connection:
+        """Connect to the server's ``postgres`` database, to create and drop ours."""
+        parts = urlsplit(self.url)
+        return psycopg.connect(
+            urlunsplit(parts._replace(path="/postgres")), autocommit=True
+        )
+
+    def _drop(self, conn: psycopg.Connection) -> None:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(self.name)
+            )
+        )
+
+    def create(self) -> None:
+        """Drop a leftover database of the same name, then create it empty."""
+        with self._admin() as conn:
+            self._drop(conn)
+            conn.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
+            )
+        self.created = True
+
+    def drop(self) -> None:
+        """Drop the database, closing whatever connections are still open to it."""
+        if self.created:
+            with self._admin() as conn:
+                self._drop(conn)
+            self.created = False
+
+    def connect(self) -> psycopg.Connection:
+        """Return an autocommit connection to the benchmark's database."""
+        return psycopg.connect(self.url, autocommit=True)
+
+    def scalar(self, query: str, params: tuple = ()) -> Any:
+        """Run ``query`` and return the first column of its first row."""
+        with self.connect() as conn:
+            row = conn.execute(query, params).fetchone()
+        return row[0] if row else None
+
 
 TABLE = "idempotency_idempotencykey"
 
-# One INSERT ... SELECT generate_series per kind of row. Keys belong to many
+# One INSERT ... SELECT generate_series per kind of row. Keys belong to 10,000
 # principals (every 50th one anonymous), bodies look like a stored order reply,
 # and the fake user ids start far above the real ones so no bench user shares them.
 FILL = f"""
@@ -16,7 +72,7 @@ INSERT INTO {TABLE}
      response_body, content_type, location, created_at, expires_at)
 SELECT
     CASE WHEN g %% 50 = 0 THEN 'anonymous'
-         ELSE 'user:' || (1000000000 + g %% %(principals)s) END,
+         ELSE 'user:' || (1000000000 + g %% 10000) END,
     %(prefix)s || md5(g::text),
     'POST',
     '/api/orders/',
@@ -34,9 +90,6 @@ SELECT
     now() - %(age)s::interval - (g %% 3600) * interval '1 second' + interval '1 day'
 FROM generate_series(1, %(rows)s) AS g
 """
-
-
-PRINCIPALS = 10_000
 
 
 @dataclass(frozen=True)
@@ -57,13 +110,7 @@ def fill(db: Database, *, expired: int, live: int) -> Fill:
             (expired, "expired-", "2 days"),
             (live, "live-", "1 hour"),
         ):
-            params = {
-                "rows": rows,
-                "principals": PRINCIPALS,
-                "prefix": prefix,
-                "age": age,
-            }
-            conn.execute(FILL, params)
+            conn.execute(FILL, {"rows": rows, "prefix": prefix, "age": age})
         # What autovacuum would do soon after a bulk load: statistics and hint bits.
         conn.execute(f"VACUUM (ANALYZE) {TABLE}")
         # Write the load's dirty pages now, as the checkpoints that follow any

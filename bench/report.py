@@ -144,19 +144,15 @@ def key_table_text(outcome: Outcome) -> str:
         return "The key table: skipped"
     each = ratios(runs, ("table-full", "keyed"), ("table-empty", "keyed"))
     outcome.figures[FULL_EMPTY] = median(each)
-    rows = [
-        [SCENARIOS[name].title]
-        + [
-            fmt(
-                median(
-                    r.got.rps for r in chosen(runs, f"table-{state}", name).values()
-                ),
-                1,
-            )
-            for state in ("empty", "full")
-        ]
-        for name in ("baseline", "keyed")
-    ]
+    rows = []
+    for name in ("baseline", "keyed"):
+        empty, full = (
+            chosen(runs, f"table-{s}", name).values() for s in ("empty", "full")
+        )
+        rows.append(
+            [SCENARIOS[name].title]
+            + [fmt(median(r.got.rps for r in some), 1) for some in (empty, full)]
+        )
     lines = [
         f"The key table: {fill.expired:,} expired and {fill.live:,} live keys, "
         f"filled in {fill.seconds} s, {fill.size} with indexes",

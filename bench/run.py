@@ -4,10 +4,9 @@ Creates its own PostgreSQL database, starts ``gunicorn idem_project.wsgi``
 with sync workers and DEBUG=0, and drives every scenario with wrk and the Lua
 scripts beside this file, in interleaved rounds. Then it fills the key table
 with a million keys, compares keyed creates on the full and on an empty
-table, writes the key layer's query plans, and times the purge under load.
-It prints a summary and writes it, with every raw output, to
-bench/results/<time>/. Whatever it started is stopped, and its database
-dropped, on any exit. See docs/benchmarks.md.
+table, and times the purge under load. It prints a summary and writes it,
+with every raw output, to bench/results/<time>/. Whatever it started is
+stopped, and its database dropped, on any exit. See docs/benchmarks.md.
 """
 
 import argparse
@@ -15,6 +14,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,42 +27,29 @@ from report import Outcome, summarise
 from server import BENCH_DIR, ROOT, BenchError
 from suite import Bench
 
+MISSING_WRK = (
+    "wrk is not installed: install it first (Debian and Ubuntu: apt-get install wrk;"
+    " macOS: brew install wrk). The benchmark installs nothing itself."
+)
+DATABASE_URL = "postgres://root@127.0.0.1:5432/idem_bench"
+# (flag, type, default, help); a default of None depends on --quick.
+FLAGS = (
+    ("--rounds", int, None, "interleaved rounds (default 5; quick 1)"),
+    ("--duration", float, None, "seconds of one wrk run (default 8; quick 2)"),
+    ("--keys", int, None, "expired keys (default 1000000; quick 20000)"),
+    ("--workers", int, 4, "gunicorn sync workers (default 4)"),
+    ("--database-url", str, DATABASE_URL, "the database to create and drop"),
+    ("--results", Path, BENCH_DIR / "results", "where each run's folder goes"),
+)
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Read the flags; ``--quick`` changes the defaults of the others."""
     parser = argparse.ArgumentParser(description="Run Idem's benchmark suite.")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="one short round of everything, a small key table",
-    )
-    parser.add_argument(
-        "--rounds", type=int, help="interleaved rounds (default 5; quick 1)"
-    )
-    parser.add_argument(
-        "--duration", type=float, help="seconds of one wrk run (default 8; quick 2)"
-    )
-    parser.add_argument(
-        "--keys",
-        type=int,
-        help="expired keys in the key table (default 1000000; quick 20000)",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=4, help="gunicorn sync workers (default 4)"
-    )
-    parser.add_argument(
-        "--database-url",
-        default="postgres://root@127.0.0.1:5432/idem_bench",
-        help="the PostgreSQL database the suite creates and drops (default %(default)s)",
-    )
-    parser.add_argument(
-        "--results", type=Path, default=BENCH_DIR / "results", help="where results go"
-    )
-    parser.add_argument(
-        "--skip-table",
-        action="store_true",
-        help="skip the key table, its plans and the purge",
-    )
+    parser.add_argument("--quick", action="store_true", help="one short round of all")
+    parser.add_argument("--skip-table", action="store_true", help="skip the key table")
+    for flag, kind, default, text in FLAGS:
+        parser.add_argument(flag, type=kind, default=default, help=text)
     options = parser.parse_args(argv)
     quick = options.quick
     options.rounds = options.rounds or (1 if quick else 5)
@@ -75,11 +62,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def heading(options: argparse.Namespace) -> str:
     """Return when, on which commit and machine, and with which settings it ran."""
     git = ["git", "rev-parse", "--short", "HEAD"]
-    commit = subprocess.run(
-        git, cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = subprocess.check_output(git, cwd=ROOT, text=True).strip()
     return (
-        f"Idem benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or '?'}\n"
+        f"Idem benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}\n"
         f"  {os.cpu_count()} cores, Python {platform.python_version()}; gunicorn {options.workers} "
         f"sync workers; wrk 1 thread, 8 connections, {options.duration:g} s a run, "
         f"{options.rounds} round(s)"
@@ -92,11 +77,10 @@ def interrupted(signum: int, frame: Any) -> None:
 
 def main(argv: list[str]) -> int:
     options = parse_args(argv)
-    out = options.results / (
-        datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        + ("-quick" if options.quick else "")
-    )
-    bench = Bench(options, out)
+    wrk_path = shutil.which("wrk") or sys.exit(MISSING_WRK)
+    stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}{'-quick' if options.quick else ''}"
+    out = options.results / stamp
+    bench = Bench(options, out, wrk_path)
     outcome = Outcome(heading(options), bench.runs)
     signal.signal(signal.SIGTERM, interrupted)
     # A shell may start a background job with SIGINT ignored; Ctrl-C and
@@ -119,11 +103,9 @@ def main(argv: list[str]) -> int:
     if failed:
         text += f"\nThe run did not finish: {failed}\n"
     (out / "summary.txt").write_text(text)
-    found = {
-        "figures": outcome.figures,
-        "runs": [dataclasses.asdict(run) for run in bench.runs],
-    }
-    (out / "results.json").write_text(json.dumps(found, indent=1, default=str))
+    runs = [dataclasses.asdict(run) for run in bench.runs]
+    found = json.dumps({"figures": outcome.figures, "runs": runs}, indent=1)
+    (out / "results.json").write_text(found)
     print("\n" + text)
     return 1 if failed or not all(run.valid for run in bench.runs) else 0
 

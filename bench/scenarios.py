@@ -61,14 +61,8 @@ SCENARIOS = {
 }
 # A round in blocks: the scenarios a target compares run together, so the two
 # runs of a ratio are seconds apart, not minutes.
-ROUND_BLOCKS = [
-    ("baseline", "keyed"),
-    ("replay", "read"),
-    ("retry",),
-    ("photo",),
-    ("upload",),
-    ("contention",),
-]
+ROUND_BLOCKS = [("baseline", "keyed"), ("replay", "read")]
+ROUND_BLOCKS += [(name,) for name in ("retry", "photo", "upload", "contention")]
 
 
 def round_order(number: int) -> list[list[tuple[str, str]]]:

@@ -33,16 +33,14 @@ class Processes:
         self._running.append(process)
         return process
 
-    def stop(self, process: subprocess.Popen, *, grace: float = 15.0) -> None:
-        """Stop one process: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
+    def stop(self, process: subprocess.Popen) -> None:
+        """Stop one process: SIGTERM, then SIGKILL after 15 seconds."""
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
             try:
-                process.wait(timeout=grace)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         if process in self._running:
             self._running.remove(process)
@@ -63,9 +61,9 @@ class Reply:
 
 
 def call(port: int, method: str, path: str, body: Any = None, **headers: str) -> Reply:
-    """Send one request to the server; ``headers`` use underscores for dashes."""
+    """Send one request to the server and return its reply."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    sent = {name.replace("_", "-"): value for name, value in headers.items()}
+    sent = dict(headers)
     payload = None
     if body is not None:
         payload = json.dumps(body).encode()
@@ -83,24 +81,12 @@ def call(port: int, method: str, path: str, body: Any = None, **headers: str) ->
     return Reply(answer.status, received, decoded)
 
 
-def expect(reply: Reply, status: int, what: str) -> Any:
-    """Return the body of ``reply``, or raise BenchError for another status."""
-    if reply.status != status:
-        raise BenchError(
-            f"{what}: expected {status}, got {reply.status}: {reply.body!r}"
-        )
-    return reply.body
-
-
 def django_env(
     *, database_url: str, media_root: Path, secret_key: str
 ) -> dict[str, str]:
     """Return the environment the project runs with under the benchmark."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_TEST_NAME", "STATIC_ROOT"}
-    }
+    env = dict(os.environ)
+    env.pop("STATIC_ROOT", None)
     env.update(
         DJANGO_SETTINGS_MODULE="idem_project.settings",
         DEBUG="0",

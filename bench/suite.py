@@ -7,31 +7,31 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from database import Database
+import wrk
+from keytable import Database
 from report import Run
 from scenarios import SCENARIOS, Scenario
-from server import BenchError, Processes, Server, call, django_env, expect, manage
-from wrk import Load, Summary, merge, require_wrk
-from wrk import run as wrk_run
+from server import BenchError, Processes, Reply, Server, call, django_env, manage
+from wrk import Load, Summary
 
 STARTED = time.monotonic()
 
 
-@dataclass(frozen=True)
-class Account:
-    """A user made through the API, with its token."""
-
-    id: int
-    token: str
+# Arguments of the scenarios' scripts that no fixture decides.
+SCRIPT_ARGS = {
+    "baseline": {"keyed": "0"},
+    "keyed": {"keyed": "1"},
+    "upload": {"size": str(100 * 1024)},
+    "contention": {"conns": "16"},
+}
 
 
 class Bench:
     """One run of the suite: what it started, what it measured."""
 
-    def __init__(self, options: argparse.Namespace, out: Path) -> None:
+    def __init__(self, options: argparse.Namespace, out: Path, wrk_path: str) -> None:
         self.options = options
         self.out = out
         self.raw = out / "raw"
@@ -47,80 +47,69 @@ class Bench:
         self.server = Server(self.processes, self.env, self.raw / "gunicorn.log")
         self.nonce = uuid.uuid4().hex[:10]
         self.serial = 0
-        self.wrk = ""
-        self.accounts: dict[str, Account] = {}
-        self.fixtures: dict[str, str] = {}
+        self.wrk_path = wrk_path
+        self.tokens: dict[str, str] = {}
+        self.fixtures: dict[str, dict[str, str]] = {}
         self.runs: list[Run] = []
 
     def setup(self) -> None:
-        """Check wrk, make the database, start gunicorn, make users and fixtures."""
-        self.wrk = require_wrk()
+        """Make the database, start gunicorn, make users and fixtures, warm up."""
         self.say(f"database {self.db.name}: create and migrate")
         self.db.create()
         manage(["migrate", "--noinput"], env=self.env, log=self.raw / "manage.log")
         self.server.start(workers=self.options.workers)
         self.say(f"gunicorn: {self.options.workers} sync workers at {self.server.url}")
         for role in ("orders", "photos", "contention"):
-            self.accounts[role] = self.sign_up(f"bench-{role}-{self.nonce}@example.com")
-        self.make_fixtures(self.accounts["orders"].token)
+            self.tokens[role] = self.sign_up(f"bench-{role}-{self.nonce}@example.com")
+        self.make_fixtures(self.tokens["orders"])
         self.warm_up()
 
-    def sign_up(self, email: str) -> Account:
-        """Create a user through the API and get its token."""
-        port, body = (
-            self.server.port,
-            {"email": email, "password": secrets.token_urlsafe(16)},
-        )
-        user = expect(
-            call(port, "POST", "/api/users/", {**body, "name": "Bench"}), 201, "sign-up"
-        )
-        token = expect(call(port, "POST", "/api/auth/token/", body), 200, "token")[
-            "token"
-        ]
-        return Account(id=user["id"], token=token)
+    def post(self, path: str, body: dict, status: int, **headers: str) -> Reply:
+        """POST ``body`` to the server; return its reply, or raise BenchError."""
+        reply = call(self.server.port, "POST", path, body, **headers)
+        if reply.status != status:
+            raise BenchError(
+                f"POST {path}: {reply.status}, not {status}: {reply.body!r}"
+            )
+        return reply
+
+    def sign_up(self, email: str) -> str:
+        """Create a user through the API; return its token."""
+        body = {"email": email, "password": secrets.token_urlsafe(16)}
+        self.post("/api/users/", {**body, "name": "Bench"}, 201)
+        return self.post("/api/auth/token/", body, 200).body["token"]
 
     def make_fixtures(self, token: str) -> None:
         """Create the order the retry and read reuse, and the key the replay reuses."""
-        port, auth = self.server.port, f"Token {token}"
         plain = {"client_id": f"fixture-{self.nonce}", "product_id": 7, "quantity": 2}
-        order = expect(
-            call(port, "POST", "/api/orders/", plain, Authorization=auth), 201, "order"
-        )
+        order = self.post("/api/orders/", plain, 201, Authorization=f"Token {token}")
         keyed = {**plain, "client_id": f"fixture-keyed-{self.nonce}"}
         key = f"fixture-key-{self.nonce}"
-        for status in (201, 200):
-            reply = call(
-                port,
-                "POST",
-                "/api/orders/",
-                keyed,
-                Authorization=auth,
-                Idempotency_Key=key,
+        headers = {"Authorization": f"Token {token}", "Idempotency-Key": key}
+        self.post("/api/orders/", keyed, 201, **headers)
+        if (
+            self.post("/api/orders/", keyed, 200, **headers).headers.get(
+                "idempotent-replayed"
             )
-            expect(reply, status, "keyed order")
-        if reply.headers.get("idempotent-replayed") != "true":
-            raise BenchError(
-                "a repeated keyed request was not replayed: is the key layer on?"
-            )
+            != "true"
+        ):
+            raise BenchError("a keyed request was not replayed: is the key layer on?")
         self.fixtures = {
-            "order": str(order["id"]),
-            "client_id": plain["client_id"],
-            "key": key,
-            "keyed_client_id": keyed["client_id"],
+            "retry": {"client_id": plain["client_id"]},
+            "replay": {"key": key, "client_id": keyed["client_id"]},
+            "read": {"order": str(order.body["id"])},
         }
 
     def warm_up(self) -> None:
         """Run each kind of request for a moment, untimed, so workers are warm."""
         for name in ("baseline", "keyed", "replay", "upload"):
-            raw = self.raw / f"warm-up-{name}-{self.serial}.txt"
-            wrk_run(
-                self.processes,
-                self.wrk,
-                self.load(SCENARIOS[name], seconds=1),
-                self.server.url,
-                raw,
-            )
+            self.wrk(self.load(SCENARIOS[name], seconds=1), f"warm-up-{name}")
         self.clean_media()
+
+    def wrk(self, load: Load, name: str) -> Summary:
+        """Run wrk with ``load`` to the end; its output goes to raw/<name>.txt."""
+        raw = self.raw / f"{name}.txt"
+        return wrk.run(self.processes, self.wrk_path, load, self.server.url, raw)
 
     def teardown(self) -> None:
         """Stop every process, drop the database and remove the media folder."""
@@ -134,25 +123,12 @@ class Bench:
         """Return the wrk run of ``scenario``, with the arguments its script takes."""
         self.serial += 1
         args = {
-            "token": self.accounts[scenario.account].token,
+            "token": self.tokens[scenario.account],
             "nonce": f"{self.nonce}{self.serial}",
+            **SCRIPT_ARGS.get(scenario.name, {}),
+            **self.fixtures.get(scenario.name, {}),
         }
-        connections = 8
-        if scenario.name in ("baseline", "keyed"):
-            args["keyed"] = "1" if scenario.name == "keyed" else "0"
-        elif scenario.name == "retry":
-            args["client_id"] = self.fixtures["client_id"]
-        elif scenario.name == "replay":
-            args.update(
-                key=self.fixtures["key"], client_id=self.fixtures["keyed_client_id"]
-            )
-        elif scenario.name == "read":
-            args["order"] = self.fixtures["order"]
-        elif scenario.name == "upload":
-            args["size"] = str(100 * 1024)
-        elif scenario.name == "contention":
-            connections = 16
-            args["conns"] = str(connections)
+        connections = 16 if scenario.name == "contention" else 8
         return Load(scenario.script, args, connections, seconds)
 
     def run_block(
@@ -176,18 +152,15 @@ class Bench:
         for phase, name in order:
             if before:
                 before(phase)
-            raw = (
-                self.raw
-                / f"{phase}-r{round_no}-{name}-{len(parts[phase, name]) + 1}.txt"
-            )
+            raw = f"{phase}-r{round_no}-{name}-{len(parts[phase, name]) + 1}"
             load = self.load(SCENARIOS[name], seconds=seconds)
-            parts[phase, name].append(
-                wrk_run(self.processes, self.wrk, load, self.server.url, raw)
-            )
+            parts[phase, name].append(self.wrk(load, raw))
             if name == "upload":
                 self.clean_media()
         return [
-            self.record(name, merge(parts[phase, name]), phase=phase, round_no=round_no)
+            self.record(
+                name, wrk.merge(parts[phase, name]), phase=phase, round_no=round_no
+            )
             for phase, name in block
         ]
 

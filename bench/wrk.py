@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from collections import Counter
@@ -17,14 +16,6 @@ MISSING = (
 )
 
 
-def require_wrk() -> str:
-    """Return the path of wrk, or raise BenchError saying how to install it."""
-    found = shutil.which("wrk")
-    if not found:
-        raise BenchError(MISSING)
-    return found
-
-
 @dataclass(frozen=True)
 class Load:
     """One wrk run of a Lua script against the server."""
@@ -33,6 +24,9 @@ class Load:
     args: dict[str, str]
     connections: int
     seconds: float
+
+
+TIMES = ("p50_ms", "p90_ms", "p99_ms")
 
 
 @dataclass
@@ -57,20 +51,21 @@ class Summary:
     @classmethod
     def parse(cls, found: dict) -> "Summary":
         """Build a summary from the JSON line common.lua prints."""
+        extra = found.get("extra") or {}
+        counts = {
+            name: {str(k): int(v) for k, v in sorted(table.items()) if k != "status"}
+            for name, table in (
+                ("statuses", found["statuses"]),
+                ("errors", found["errors"]),  # "status": non-2xx, judged apart
+                ("executions", extra.get("executions") or {}),
+            )
+        }
+        times = {name: float(found[name]) for name in (*TIMES, "seconds", "max_ms")}
         return cls(
             requests=int(found["requests"]),
-            seconds=float(found["seconds"]),
-            p50_ms=float(found["p50_ms"]),
-            p90_ms=float(found["p90_ms"]),
-            p99_ms=float(found["p99_ms"]),
-            max_ms=float(found["max_ms"]),
-            statuses={str(k): int(v) for k, v in sorted(found["statuses"].items())},
             replayed=int(found["replayed"]),
-            errors={k: int(v) for k, v in found["errors"].items() if k != "status"},
-            executions={
-                k: int(v)
-                for k, v in (found.get("extra") or {}).get("executions", {}).items()
-            },
+            **times,
+            **counts,
         )
 
 
@@ -97,14 +92,10 @@ def merge(parts: list[Summary]) -> Summary:
     return Summary(
         requests=requests,
         seconds=sum(p.seconds for p in parts),
-        p50_ms=weighted("p50_ms"),
-        p90_ms=weighted("p90_ms"),
-        p99_ms=weighted("p99_ms"),
         max_ms=max(p.max_ms for p in parts),
-        statuses=added("statuses"),
         replayed=sum(p.replayed for p in parts),
-        errors=added("errors"),
-        executions=added("executions"),
+        **{name: weighted(name) for name in TIMES},
+        **{name: added(name) for name in ("statuses", "errors", "executions")},
     )
 
 
