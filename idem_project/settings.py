@@ -179,6 +179,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.BrowsableAPIRenderer",
+    ],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
     "DEFAULT_SCHEMA_CLASS": "idempotency.schema.IdempotencyAutoSchema",
