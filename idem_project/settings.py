@@ -207,4 +207,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own "django" handlers would print each of its records a second
+    # time under DEBUG, before it reaches the root's: the root alone prints it.
+    "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
 }
