@@ -1,4 +1,4 @@
-"""Idem's benchmark suite: ``make bench`` (about 10 minutes) or ``make bench-quick``.
+"""Idem's benchmark suite: ``make bench`` (about 8 minutes) or ``make bench-quick``.
 
 Creates its own PostgreSQL database, starts ``gunicorn idem_project.wsgi``
 with sync workers and DEBUG=0, and drives every scenario with wrk and the Lua
