@@ -1,13 +1,69 @@
-"""The key table at scale: fill it with SQL, measure its size, empty it."""
+"""The benchmark's own database, and its key table at scale: fill, swap, empty."""
 
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from database import Database
+import psycopg
+from psycopg import sql
+
+
+@dataclass
+class Database:
+    """The database at ``url``, created afresh by the benchmark and dropped after."""
+
+    url: str
+    created: bool = False
+
+    @property
+    def name(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
+
+    def _admin(self) -> psycopg.Connection:
+        """Connect to the server's ``postgres`` database, to create and drop ours."""
+        parts = urlsplit(self.url)
+        return psycopg.connect(
+            urlunsplit(parts._replace(path="/postgres")), autocommit=True
+        )
+
+    def _drop(self, conn: psycopg.Connection) -> None:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(self.name)
+            )
+        )
+
+    def create(self) -> None:
+        """Drop a leftover database of the same name, then create it empty."""
+        with self._admin() as conn:
+            self._drop(conn)
+            conn.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
+            )
+        self.created = True
+
+    def drop(self) -> None:
+        """Drop the database, closing whatever connections are still open to it."""
+        if self.created:
+            with self._admin() as conn:
+                self._drop(conn)
+            self.created = False
+
+    def connect(self) -> psycopg.Connection:
+        """Return an autocommit connection to the benchmark's database."""
+        return psycopg.connect(self.url, autocommit=True)
+
+    def scalar(self, query: str, params: tuple = ()) -> Any:
+        """Run ``query`` and return the first column of its first row."""
+        with self.connect() as conn:
+            row = conn.execute(query, params).fetchone()
+        return row[0] if row else None
+
 
 TABLE = "idempotency_idempotencykey"
 
-# One INSERT ... SELECT generate_series per kind of row. Keys belong to many
+# One INSERT ... SELECT generate_series per kind of row. Keys belong to 10,000
 # principals (every 50th one anonymous), bodies look like a stored order reply,
 # and the fake user ids start far above the real ones so no bench user shares them.
 FILL = f"""
@@ -16,7 +72,7 @@ INSERT INTO {TABLE}
      response_body, content_type, location, created_at, expires_at)
 SELECT
     CASE WHEN g %% 50 = 0 THEN 'anonymous'
-         ELSE 'user:' || (1000000000 + g %% %(principals)s) END,
+         ELSE 'user:' || (1000000000 + g %% 10000) END,
     %(prefix)s || md5(g::text),
     'POST',
     '/api/orders/',
@@ -36,79 +92,39 @@ FROM generate_series(1, %(rows)s) AS g
 """
 
 
-def fill(db: Database, *, expired: int, live: int, principals: int) -> dict[str, Any]:
-    """Add ``expired`` expired and ``live`` live keys; return timings and sizes."""
+@dataclass(frozen=True)
+class Fill:
+    """The filled key table: its rows, how long the fill took, its size."""
+
+    expired: int
+    live: int
+    seconds: float
+    size: str
+
+
+def fill(db: Database, *, expired: int, live: int) -> Fill:
+    """Add ``expired`` expired and ``live`` live keys, then VACUUM and CHECKPOINT."""
     started = time.monotonic()
     with db.connect() as conn:
-        if expired:
-            conn.execute(
-                FILL,
-                {
-                    "rows": expired,
-                    "principals": principals,
-                    "prefix": "expired-",
-                    "age": "2 days",
-                },
-            )
-        if live:
-            conn.execute(
-                FILL,
-                {
-                    "rows": live,
-                    "principals": principals,
-                    "prefix": "live-",
-                    "age": "1 hour",
-                },
-            )
-    filled = time.monotonic() - started
-    started = time.monotonic()
-    with db.connect() as conn:
+        for rows, prefix, age in (
+            (expired, "expired-", "2 days"),
+            (live, "live-", "1 hour"),
+        ):
+            conn.execute(FILL, {"rows": rows, "prefix": prefix, "age": age})
         # What autovacuum would do soon after a bulk load: statistics and hint bits.
         conn.execute(f"VACUUM (ANALYZE) {TABLE}")
-    vacuumed = time.monotonic() - started
-    started = time.monotonic()
-    with db.connect() as conn:
         # Write the load's dirty pages now, as the checkpoints that follow any
         # real table's growth have, instead of during the measurements.
         conn.execute("CHECKPOINT")
-    checkpointed = time.monotonic() - started
-    return {
-        "expired_rows": expired,
-        "live_rows": live,
-        "principals": principals,
-        "fill_seconds": round(filled, 2),
-        "vacuum_analyze_seconds": round(vacuumed, 2),
-        "checkpoint_seconds": round(checkpointed, 2),
-        **sizes(db),
-    }
+    size = db.scalar(
+        "SELECT pg_size_pretty(pg_total_relation_size(%s::regclass))", (TABLE,)
+    )
+    return Fill(expired, live, round(time.monotonic() - started, 1), size)
 
 
-def sizes(db: Database) -> dict[str, Any]:
-    """Return the row counts and on-disk sizes of the key table and its indexes."""
-    with db.connect() as conn:
-        rows, expired = conn.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE expires_at <= now()) FROM {TABLE}"
-        ).fetchone()
-        table, total = conn.execute(
-            "SELECT pg_size_pretty(pg_table_size(%s::regclass)),"
-            " pg_size_pretty(pg_total_relation_size(%s::regclass))",
-            (TABLE, TABLE),
-        ).fetchone()
-        indexes = dict(
-            conn.execute(
-                "SELECT indexrelid::regclass::text,"
-                " pg_size_pretty(pg_relation_size(indexrelid))"
-                " FROM pg_index WHERE indrelid = %s::regclass",
-                (TABLE,),
-            ).fetchall()
-        )
-    return {
-        "rows": rows,
-        "expired_now": expired,
-        "table_size": table,
-        "total_size": total,
-        "index_sizes": indexes,
-    }
+def expired_count(db: Database) -> int:
+    """Return how many keys have expired."""
+    return int(db.scalar(f"SELECT count(*) FROM {TABLE} WHERE expires_at <= now()"))
 
 
 def empty(db: Database) -> None:

@@ -1,23 +1,84 @@
-"""The server under test: the project's environment, manage.py and gunicorn."""
+"""The server under test and every child process: gunicorn, manage.py, wrk."""
 
 import contextlib
+import http.client
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from api import call
-from harness import ROOT, BenchError, Processes
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
 
 
-def free_port() -> int:
-    """Return a TCP port on the loopback interface that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+class BenchError(RuntimeError):
+    """The benchmark cannot go on: a step failed or a process misbehaved."""
+
+
+class Processes:
+    """Every child process the benchmark started, so that all can be stopped."""
+
+    def __init__(self) -> None:
+        self._running: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
+        """Start ``args`` in a session of its own, so a Ctrl-C reaches only us."""
+        process = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self._running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        """Stop one process: SIGTERM, then SIGKILL after 15 seconds."""
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        if process in self._running:
+            self._running.remove(process)
+
+    def stop_all(self) -> None:
+        """Stop every process still running, newest first."""
+        for process in reversed(list(self._running)):
+            self.stop(process)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer, its body JSON-decoded when it is JSON."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def call(port: int, method: str, path: str, body: Any = None, **headers: str) -> Reply:
+    """Send one request to the server and return its reply."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    sent = dict(headers)
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=payload, headers=sent)
+        answer = conn.getresponse()
+        raw = answer.read()
+        received = {name.lower(): value for name, value in answer.getheaders()}
+    finally:
+        conn.close()
+    decoded = raw
+    if received.get("content-type", "").startswith("application/json"):
+        decoded = json.loads(raw)
+    return Reply(answer.status, received, decoded)
 
 
 def django_env(
@@ -25,13 +86,13 @@ def django_env(
 ) -> dict[str, str]:
     """Return the environment the project runs with under the benchmark."""
     env = dict(os.environ)
-    for name in ("DATABASE_TEST_NAME", "STATIC_ROOT"):
-        env.pop(name, None)
+    env.pop("STATIC_ROOT", None)
     env.update(
         DJANGO_SETTINGS_MODULE="idem_project.settings",
         DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         SECRET_KEY=secret_key,
+        WEBHOOK_SECRET=secret_key,
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(media_root),
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
@@ -42,7 +103,7 @@ def django_env(
 
 
 def manage(args: list[str], *, env: dict[str, str], log: Path) -> str:
-    """Run ``manage.py`` with ``args``; return its output, raise BenchError on failure."""
+    """Run ``manage.py args``; return its output, raise BenchError on failure."""
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -58,61 +119,44 @@ def manage(args: list[str], *, env: dict[str, str], log: Path) -> str:
     return done.stdout
 
 
+def free_port() -> int:
+    """Return a loopback TCP port that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @dataclass
 class Server:
     """``gunicorn idem_project.wsgi`` with sync workers on a free loopback port."""
 
     processes: Processes
     env: dict[str, str]
-    log_dir: Path
-    workers: int = 4
+    log: Path
     port: int = 0
     process: subprocess.Popen | None = None
-    starts: int = field(default=0)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, workers: int) -> None:
-        """Start gunicorn and wait until every worker can answer."""
-        self.workers = workers
+        """Start gunicorn and wait until every worker has answered."""
         self.port = free_port()
-        self.starts += 1
-        log = (self.log_dir / f"gunicorn-{self.starts}-w{workers}.log").open("w")
-        self.process = self.processes.start(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "idem_project.wsgi",
-                "--workers",
-                str(workers),
-                "--worker-class",
-                "sync",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--backlog",
-                "2048",
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "10",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        args = ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}"]
+        args += ["--backlog", "2048", "--timeout", "120", "--log-level", "warning"]
+        with self.log.open("w") as log:
+            self.process = self.processes.start(
+                [sys.executable, "-m", "gunicorn", "idem_project.wsgi", *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchError(
-                    f"gunicorn exited with {self.process.returncode}; see {log.name}"
-                )
+                raise BenchError(f"gunicorn exited; see {self.log}")
             with contextlib.suppress(OSError):
                 if call(self.port, "GET", "/api/").status == 200:
                     # Let every worker import the URLconf before anything is timed.
@@ -121,8 +165,3 @@ class Server:
                     return
             time.sleep(0.2)
         raise BenchError("gunicorn did not answer within 60 seconds")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.processes.stop(self.process)
-            self.process = None

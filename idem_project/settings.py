@@ -70,7 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "idem_project.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -112,12 +112,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": env_int("DATABASE_POOL_SIZE", 20),
             "timeout": 10,
         },
-        # psycopg prepares a statement once a connection has run it 5 times. Only
-        # the idempotency layer's cursor binds its parameters on the server, so
-        # only its statements (the claim, the record, the read of a taken key)
-        # are ever prepared; Django's own cursors bind in the client and never
-        # are. Turn it off behind a pooler that cannot keep prepared statements
-        # (PgBouncer before 1.21 in transaction mode).
+        # Only the key layer's statements are ever prepared: docs/idempotency.md.
         "prepare_threshold": 5
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,
@@ -201,6 +196,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.BrowsableAPIRenderer",
+    ],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
     "DEFAULT_SCHEMA_CLASS": "idempotency.schema.IdempotencyAutoSchema",
@@ -225,4 +224,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own "django" handlers would print each of its records a second
+    # time under DEBUG, before it reaches the root's: the root alone prints it.
+    "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
 }

@@ -1,8 +1,5 @@
 """Photos under /api/photos/ and the original /upload path."""
 
-from urllib.parse import quote
-
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.utils.translation import gettext as _
@@ -16,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.responses import create_response
+from uploads.downloads import photo_file_response
 from uploads.models import Photo
 from uploads.serializers import (
     PhotoCreateSerializer,
@@ -66,16 +64,7 @@ class PhotoViewSet(
         photo = self.get_object()
         if not photo.file:
             raise NotFound(_("This photo has no file."))
-        response = FileResponse(
-            default_storage.open(photo.file.name, "rb"),
-            content_type="application/octet-stream",
-        )
-        # The filename is arbitrary client text: percent-encode all of it.
-        response["Content-Disposition"] = (
-            f'attachment; filename="photo-{photo.pk}"; '
-            f"filename*=utf-8''{quote(photo.filename, safe='')}"
-        )
-        return response
+        return photo_file_response(photo)
 
 
 class UploadView(APIView):

@@ -324,3 +324,32 @@ class PhotoDownloadNegotiationTests(TempMediaRootMixin, APITestCase):
                 self.assertEqual(b"".join(download.streaming_content), b"abc")
         download = client.get(response.data["file"], HTTP_ACCEPT="image/png")
         self.assertEqual(download.status_code, 406)
+
+
+class PhotoDownloadNameTests(TempMediaRootMixin, APITestCase):
+    """The download names the file after the photo, safely for any filename."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.force_authenticate(make_user())
+
+    def download(self, filename):
+        response = self.client.post(
+            "/api/photos/", {"filename": filename, "file": image()}, format="multipart"
+        )
+        self.assertEqual(response.status_code, 201, response.data)
+        return self.client.get(response.data["file"]), response.data["id"]
+
+    def test_an_ascii_name_is_quoted(self):
+        download, _ = self.download('say "cheese".png')
+        self.assertEqual(
+            download["Content-Disposition"],
+            'attachment; filename="say \\"cheese\\".png"',
+        )
+
+    def test_a_name_with_control_characters_is_offered_under_the_photo_id(self):
+        download, pk = self.download("two\r\nlines.png")
+        self.assertEqual(download.status_code, 200)
+        self.assertEqual(
+            download["Content-Disposition"], f'attachment; filename="photo-{pk}"'
+        )

@@ -1,0 +1,20 @@
+"""WhiteNoise as the project runs it: collected files when there are any."""
+
+import os
+from pathlib import Path
+
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """Serve ``STATIC_ROOT`` once ``collectstatic`` has made it, else the apps' files.
+
+    The apps' files are always found (``WHITENOISE_USE_FINDERS``), so a server
+    started without ``collectstatic`` has every asset; WhiteNoise would still
+    warn "No directory at: STATIC_ROOT" from every worker process.
+    """
+
+    def add_files(self, root: str | Path, prefix: str | None = None) -> None:
+        if root is self.static_root and not os.path.isdir(root):
+            return
+        super().add_files(root, prefix=prefix)
