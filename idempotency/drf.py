@@ -138,6 +138,16 @@ def _payload(request: "Request") -> bytes:
     return body_payload(content_type=content_type, body=body)
 
 
+def _allows(view: "APIView", method: str) -> bool:
+    """Return whether the view has a handler for ``method``, as DRF's dispatch asks.
+
+    A method the view does not allow is DRF's 405, key or not: the gate leaves
+    it alone rather than answer for a key the request could never have used.
+    """
+    name = method.lower()
+    return name in view.http_method_names and hasattr(view, name)
+
+
 def _key(request: "Request") -> str | None:
     alias = idempotency_settings.ALIAS_HEADER
     try:
@@ -164,6 +174,7 @@ class IdempotencyGate(BaseThrottle):
         if (
             getattr(view, "idempotency_exempt", False)
             or not applies_to(request.method or "", request.path_info)
+            or not _allows(view, request.method or "")
             or hasattr(django_request, _ATTEMPT_ATTR)
         ):
             return True
