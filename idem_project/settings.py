@@ -112,12 +112,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": env_int("DATABASE_POOL_SIZE", 20),
             "timeout": 10,
         },
-        # psycopg prepares a statement once a connection has run it 5 times. Only
-        # the idempotency layer's cursor binds its parameters on the server, so
-        # only its statements (the claim, the record, the read of a taken key)
-        # are ever prepared; Django's own cursors bind in the client and never
-        # are. Turn it off behind a pooler that cannot keep prepared statements
-        # (PgBouncer before 1.21 in transaction mode).
+        # With parameters bound on the server (Django's documented option, off by
+        # default), psycopg prepares a statement once a connection has run it 5
+        # times. Turn preparing off behind a pooler that cannot keep prepared
+        # statements (PgBouncer before 1.21 in transaction mode).
+        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", False),
         "prepare_threshold": 5
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,

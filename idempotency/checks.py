@@ -69,6 +69,12 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def setting_problem(name: str, value: Any) -> str | None:
+    """Return what the setting ``name`` must be when ``value`` is not valid, else None."""
+    is_valid, expected = _VALIDATORS[name]
+    return None if is_valid(value) else expected
+
+
 def check_settings(**_: Any) -> list[CheckMessage]:
     """Report unknown names (E001) and bad values (E002) in ``settings.IDEMPOTENCY``."""
     configured = getattr(settings, "IDEMPOTENCY", {})
@@ -89,14 +95,14 @@ def check_settings(**_: Any) -> list[CheckMessage]:
         for name in configured
         if name not in DEFAULTS
     ]
-    for name, (is_valid, expected) in _VALIDATORS.items():
-        if name in configured and not is_valid(configured[name]):
-            errors.append(
-                Error(
-                    f"IDEMPOTENCY[{name!r}] is {configured[name]!r}; it must be {expected}.",
-                    id="idempotency.E002",
-                )
-            )
+    errors += [
+        Error(
+            f"IDEMPOTENCY[{name!r}] is {configured[name]!r}; it must be {expected}.",
+            id="idempotency.E002",
+        )
+        for name in _VALIDATORS
+        if name in configured and (expected := setting_problem(name, configured[name]))
+    ]
     return errors
 
 

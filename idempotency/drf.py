@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import (
-    ImproperlyConfigured,
-    RequestDataTooBig,
-)
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
@@ -26,7 +23,7 @@ from rest_framework.throttling import BaseThrottle
 
 from idempotency import store
 from idempotency.conf import idempotency_settings
-from idempotency.exceptions import BodyTooLarge, KeyInvalid
+from idempotency.exceptions import KeyInvalid
 from idempotency.fingerprint import (
     FilePart,
     InvalidKey,
@@ -36,6 +33,7 @@ from idempotency.fingerprint import (
     key_from_headers,
     request_fingerprint,
 )
+from idempotency.records import Attempt, Reply
 
 if TYPE_CHECKING:
     # Imported for annotations only: DRF imports this module while it defines
@@ -60,7 +58,7 @@ class _Replay(Exception):
     ``process_exception`` receives it and the view never runs.
     """
 
-    def __init__(self, reply: store.Reply) -> None:
+    def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
 
@@ -89,6 +87,14 @@ def fingerprint_secret() -> bytes:
 
 
 def _file_digest(upload: Any) -> str:
+    """Return the SHA-256 of an uploaded file, computed once.
+
+    An upload handler that hashes files as they arrive (the project's does)
+    leaves the digest on the file as ``sha256``; otherwise the file is read.
+    """
+    known = getattr(upload, "sha256", None)
+    if isinstance(known, str) and known:
+        return known
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -127,14 +133,16 @@ def _payload(request: "Request") -> bytes:
         return _parsed_payload(request)
     try:
         body = request._request.body
-    except RequestDataTooBig as exc:
-        raise BodyTooLarge from exc
     except RawPostDataException:
         # Parsed before the gate ran: session authentication's CSRF check reads
         # request.POST, which makes DRF parse the body from the stream.
         return _parsed_payload(request)
     if len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        raise BodyTooLarge
+        # Django checks the declared length only; a body without one (chunked)
+        # is checked here. The exception handler answers 413, as for Django's.
+        raise RequestDataTooBig(
+            "The request body exceeded DATA_UPLOAD_MAX_MEMORY_SIZE."
+        )
     return body_payload(content_type=content_type, body=body)
 
 
@@ -188,7 +196,7 @@ class IdempotencyGate(BaseThrottle):
             )
         path = django_request.get_full_path()
         method = request.method or ""
-        attempt = store.Attempt(
+        attempt = Attempt(
             principal=principal_of(request.user),
             key=key,
             fingerprint=request_fingerprint(
@@ -207,18 +215,18 @@ class IdempotencyGate(BaseThrottle):
         return True
 
 
-def _reply_of(response: HttpResponse) -> store.Reply:
+def _reply_of(response: HttpResponse) -> Reply:
     headers = {
         name: response[name]
         for name in ("Content-Type", "Location")
         if response.has_header(name)
     }
-    return store.Reply(
+    return Reply(
         status=response.status_code, body=bytes(response.content), headers=headers
     )
 
 
-def replay_response(reply: store.Reply) -> HttpResponse:
+def replay_response(reply: Reply) -> HttpResponse:
     """Return the HTTP response that replays a stored reply (a 201 becomes 200)."""
     response = HttpResponse(
         reply.body,
@@ -252,7 +260,7 @@ class IdempotencyMiddleware:
         with transaction.atomic(using=using):
             setattr(request, _GUARDED_ATTR, True)
             response = self.get_response(request)
-            attempt: store.Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
+            attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True, using=using)
             elif attempt is not None and not transaction.get_rollback(using=using):

@@ -34,11 +34,3 @@ class KeyInUse(APIException):
         super().__init__()
         # DRF's exception handler turns ``wait`` into the Retry-After header.
         self.wait = wait
-
-
-class BodyTooLarge(APIException):
-    """A keyed request's body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-    default_detail = _("The request body is too large.")

@@ -70,7 +70,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.principal})"
-
-    def is_expired(self, now: datetime | None = None) -> bool:
-        """Return whether the key's time to live is over at ``now``."""
-        return self.expires_at <= (now or timezone.now())

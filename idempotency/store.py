@@ -5,7 +5,6 @@ The store never sees a request or a response: the HTTP layer hands it an
 """
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
@@ -13,10 +12,11 @@ from django.db.models import Max, Min, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from idempotency import sql
 from idempotency.conf import idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyMismatch
 from idempotency.models import IdempotencyKey
-from idempotency.sql import Found, complete, insert_or_find
+from idempotency.records import Attempt, Found, Reply
 
 ANONYMOUS_PRINCIPAL = "anonymous"
 
@@ -24,26 +24,6 @@ ANONYMOUS_PRINCIPAL = "anonymous"
 def user_principal(user_pk: object) -> str:
     """Return the principal of the user with primary key ``user_pk``."""
     return f"user:{user_pk}"
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A request that carries a key: who sent it, the key, and what it asked for."""
-
-    principal: str
-    key: str
-    fingerprint: str
-    method: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A reply ready to send again: status, rendered body, Content-Type and Location."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def database_alias() -> str:
@@ -93,15 +73,15 @@ def claim(attempt: Attempt) -> Reply | None:
     ``IN_FLIGHT_WAIT_SECONDS``. Raise TransactionManagementError outside
     ``transaction.atomic()``.
     """
-    connection = connections[database_alias()]
-    if not connection.in_atomic_block:
+    using = database_alias()
+    if not connections[using].in_atomic_block:
         raise TransactionManagementError("claim() must run inside transaction.atomic()")
     deadline = time.monotonic() + idempotency_settings.IN_FLIGHT_WAIT_SECONDS
     pause = 0.01
     while True:
         now = timezone.now()
         expires_at = now + timedelta(seconds=idempotency_settings.TTL_SECONDS)
-        found = insert_or_find(connection, attempt, now=now, expires_at=expires_at)
+        found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
         if found is not None and found.claimed:
             return None
         if found is not None:
@@ -129,14 +109,7 @@ def record(attempt: Attempt, reply: Reply) -> None:
 
     Raise TransactionManagementError when the key was not claimed.
     """
-    stored = complete(
-        connections[database_alias()],
-        attempt,
-        status=reply.status,
-        body=reply.body,
-        content_type=reply.headers.get("Content-Type", ""),
-        location=reply.headers.get("Location", ""),
-    )
+    stored = sql.complete(database_alias(), attempt, reply)
     if not stored:
         raise TransactionManagementError("record() without a claim() of the key")
 

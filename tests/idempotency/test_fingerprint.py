@@ -226,3 +226,16 @@ class RequestFingerprintTests(SimpleTestCase):
 
     def test_fingerprint_is_64_hex_digits(self):
         self.assertRegex(fingerprint(json.dumps({"a": 1}).encode()), r"^[0-9a-f]{64}$")
+
+
+class UploadDigestTests(SimpleTestCase):
+    def test_a_digest_left_by_the_upload_handler_is_used_without_reading_again(self):
+        from idempotency.drf import _file_digest
+
+        class Hashed:
+            sha256 = "ab" * 32
+
+            def chunks(self):
+                raise AssertionError("the file was read a second time")
+
+        self.assertEqual(_file_digest(Hashed()), "ab" * 32)
