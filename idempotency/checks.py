@@ -62,6 +62,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "METHODS": (_is_methods, "a non-empty list of POST, PUT, PATCH, DELETE"),
     "PATH_PREFIXES": (_is_prefixes, "a list of paths that start with '/'"),
+    "REQUIRED_PATH_PREFIXES": (_is_prefixes, "a list of paths that start with '/'"),
     "IN_FLIGHT_WAIT_SECONDS": (_is_wait, "a number of seconds, 0 or more"),
     "RETRY_AFTER_SECONDS": (_is_positive_int, "a positive integer (seconds)"),
     "PURGE_BATCH_SIZE": (_is_positive_int, "a positive integer"),

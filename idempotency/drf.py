@@ -23,7 +23,7 @@ from rest_framework.throttling import BaseThrottle
 
 from idempotency import store
 from idempotency.conf import idempotency_settings
-from idempotency.exceptions import KeyInvalid
+from idempotency.exceptions import KeyInvalid, KeyRequired
 from idempotency.fingerprint import (
     FilePart,
     InvalidKey,
@@ -156,6 +156,13 @@ def _allows(view: "APIView", method: str) -> bool:
     return name in view.http_method_names and hasattr(view, name)
 
 
+def _requires_key(view: "APIView", path: str) -> bool:
+    """Return whether the view, or the settings for its path, require a key."""
+    return getattr(view, "idempotency_key_required", False) or path.startswith(
+        tuple(idempotency_settings.REQUIRED_PATH_PREFIXES)
+    )
+
+
 def _key(request: "Request") -> str | None:
     alias = idempotency_settings.ALIAS_HEADER
     try:
@@ -174,6 +181,11 @@ class IdempotencyGate(BaseThrottle):
     of ``APIView.initial()``, so the principal is known and the permission
     checks passed. A stored reply is handed to the middleware; otherwise the
     request goes on to its handler and owns the key.
+
+    A view may set ``idempotency_key_required = True`` (no key is 400),
+    ``idempotency_ttl_seconds`` and ``idempotency_in_flight_wait_seconds``
+    (its own ``TTL_SECONDS`` and ``IN_FLIGHT_WAIT_SECONDS``), or
+    ``idempotency_exempt = True`` (the gate ignores it).
     """
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
@@ -188,6 +200,8 @@ class IdempotencyGate(BaseThrottle):
             return True
         key = _key(request)
         if key is None:
+            if _requires_key(view, request.path_info):
+                raise KeyRequired
             return True
         if not getattr(django_request, _GUARDED_ATTR, False):
             raise ImproperlyConfigured(
@@ -208,7 +222,11 @@ class IdempotencyGate(BaseThrottle):
             method=method,
             path=path,
         )
-        reply = store.claim(attempt)
+        reply = store.claim(
+            attempt,
+            ttl_seconds=getattr(view, "idempotency_ttl_seconds", None),
+            wait_seconds=getattr(view, "idempotency_in_flight_wait_seconds", None),
+        )
         if reply is not None:
             raise _Replay(reply)
         setattr(django_request, _ATTEMPT_ATTR, attempt)

@@ -15,6 +15,14 @@ class KeyInvalid(APIException):
     )
 
 
+class KeyRequired(APIException):
+    """The operation requires an Idempotency-Key header and none was sent."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "idempotency_key_required"
+    default_detail = _("This operation requires an Idempotency-Key header.")
+
+
 class KeyMismatch(APIException):
     """The key was already used with another request (method, path or payload)."""
 

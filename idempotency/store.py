@@ -60,7 +60,12 @@ def _take_over(
     )
 
 
-def claim(attempt: Attempt) -> Reply | None:
+def claim(
+    attempt: Attempt,
+    *,
+    ttl_seconds: int | None = None,
+    wait_seconds: float | None = None,
+) -> Reply | None:
     """Claim the attempt's key in the current transaction, or return its stored reply.
 
     Return None when the caller now owns the key: it runs the request, then
@@ -70,17 +75,22 @@ def claim(attempt: Attempt) -> Reply | None:
 
     Raise KeyMismatch when the key was used with another fingerprint, and
     KeyInUse when another transaction still holds the key after
-    ``IN_FLIGHT_WAIT_SECONDS``. Raise TransactionManagementError outside
-    ``transaction.atomic()``.
+    ``wait_seconds``. Raise TransactionManagementError outside
+    ``transaction.atomic()``. ``ttl_seconds`` and ``wait_seconds`` default to
+    the settings ``TTL_SECONDS`` and ``IN_FLIGHT_WAIT_SECONDS``.
     """
     using = database_alias()
     if not connections[using].in_atomic_block:
         raise TransactionManagementError("claim() must run inside transaction.atomic()")
-    deadline = time.monotonic() + idempotency_settings.IN_FLIGHT_WAIT_SECONDS
+    if ttl_seconds is None:
+        ttl_seconds = idempotency_settings.TTL_SECONDS
+    if wait_seconds is None:
+        wait_seconds = idempotency_settings.IN_FLIGHT_WAIT_SECONDS
+    deadline = time.monotonic() + wait_seconds
     pause = 0.01
     while True:
         now = timezone.now()
-        expires_at = now + timedelta(seconds=idempotency_settings.TTL_SECONDS)
+        expires_at = now + timedelta(seconds=ttl_seconds)
         found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
         if found is not None and found.claimed:
             return None

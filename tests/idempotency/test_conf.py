@@ -1,9 +1,12 @@
+import json
+
 from django.conf import settings
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
 from idempotency.checks import check_installation, check_settings
 from idempotency.conf import DEFAULTS, idempotency_settings
+from tests.project.test_settings import load_settings
 
 
 class SettingsTests(SimpleTestCase):
@@ -21,6 +24,7 @@ class SettingsTests(SimpleTestCase):
             self.assertEqual(idempotency_settings.IN_FLIGHT_WAIT_SECONDS, 2.0)
             self.assertEqual(idempotency_settings.RETRY_AFTER_SECONDS, 1)
             self.assertEqual(idempotency_settings.PURGE_BATCH_SIZE, 1000)
+            self.assertEqual(tuple(idempotency_settings.REQUIRED_PATH_PREFIXES), ())
 
     def test_override_settings_is_seen_and_undone(self):
         before = idempotency_settings.TTL_SECONDS
@@ -72,6 +76,7 @@ class SettingsCheckTests(SimpleTestCase):
             "ALIAS_HEADER": ["X Key", 5],
             "METHODS": [[], ["GET"], "POST", ["post"]],
             "PATH_PREFIXES": ["/api/", ["api/"], [None]],
+            "REQUIRED_PATH_PREFIXES": ["/api/", ["api/"], None],
             "IN_FLIGHT_WAIT_SECONDS": [-1, "2", None],
             "RETRY_AFTER_SECONDS": [0, 1.5, "1"],
             "PURGE_BATCH_SIZE": [0, None, "10"],
@@ -93,6 +98,7 @@ class SettingsCheckTests(SimpleTestCase):
             "ALIAS_HEADER": "",
             "METHODS": ["POST"],
             "PATH_PREFIXES": [],
+            "REQUIRED_PATH_PREFIXES": ["/api/orders/"],
             "IN_FLIGHT_WAIT_SECONDS": 0,
             "RETRY_AFTER_SECONDS": 5,
             "PURGE_BATCH_SIZE": 10,
@@ -111,3 +117,13 @@ class SettingsCheckTests(SimpleTestCase):
                 [w.id for w in check_installation()],
                 ["idempotency.W001", "idempotency.W002"],
             )
+
+
+class RequiredFromEnvironmentTests(SimpleTestCase):
+    def test_the_project_reads_required_prefixes_from_the_environment(self):
+        done = load_settings(IDEMPOTENCY_KEY_REQUIRED=" /api/orders/ ,/upload")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        values = json.loads(done.stdout)["IDEMPOTENCY"]
+        self.assertEqual(values["REQUIRED_PATH_PREFIXES"], ["/api/orders/", "/upload"])
+        default = json.loads(load_settings().stdout)["IDEMPOTENCY"]
+        self.assertEqual(default["REQUIRED_PATH_PREFIXES"], [])

@@ -143,11 +143,11 @@ class InFlightTests(TransactionTestCase):
         self.addCleanup(views.HOLD["release"].set)
         self.results = {}
 
-    def start_first(self):
+    def start_first(self, path="/api/slow/"):
         def first():
             try:
                 self.results["first"] = APIClient().post(
-                    "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
+                    path, {"n": 1}, format="json", headers=keyed("slow")
                 )
             finally:
                 connection.close()
@@ -158,10 +158,18 @@ class InFlightTests(TransactionTestCase):
         self.assertTrue(views.HOLD["entered"].wait(10))
         return thread
 
-    def duplicate(self):
-        return APIClient().post(
-            "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
-        )
+    def duplicate(self, path="/api/slow/"):
+        return APIClient().post(path, {"n": 1}, format="json", headers=keyed("slow"))
+
+    def test_a_view_sets_how_long_a_duplicate_waits(self):
+        thread = self.start_first("/api/impatient/")
+        with self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 30}):
+            response = self.duplicate("/api/impatient/")
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["code"], "idempotency_key_in_use")
+        views.HOLD["release"].set()
+        thread.join()
+        self.assertEqual(self.results["first"].status_code, 201)
 
     def test_a_duplicate_of_a_request_in_flight_is_409_with_retry_after(self):
         thread = self.start_first()

@@ -68,6 +68,24 @@ class SlowThingView(ThingView):
         return Response({"slow": True}, status=status.HTTP_201_CREATED)
 
 
+class RequiredThingView(ThingView):
+    """ThingView that requires a key."""
+
+    idempotency_key_required = True
+
+
+class ShortLivedThingView(ThingView):
+    """ThingView whose keys live one minute."""
+
+    idempotency_ttl_seconds = 60
+
+
+class ImpatientSlowThingView(SlowThingView):
+    """SlowThingView whose duplicates do not wait for the first request."""
+
+    idempotency_in_flight_wait_seconds = 0
+
+
 class UploadThingView(APIView):
     """Answer the fields and each file's digest of a multipart body."""
 
