@@ -21,15 +21,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
 from rest_framework.throttling import BaseThrottle
 
-from idempotency import store
+from idempotency import metrics, store
 from idempotency.conf import idempotency_settings
-from idempotency.exceptions import KeyInvalid, KeyRequired
+from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
 from idempotency.fingerprint import (
     FilePart,
     InvalidKey,
     body_payload,
     data_payload,
     form_payload,
+    key_digest,
     key_from_headers,
     request_fingerprint,
 )
@@ -171,6 +172,7 @@ def _key(request: "Request") -> str | None:
             request.headers.get(alias) if alias else None,
         )
     except InvalidKey as exc:
+        metrics.outcome("invalid")
         raise KeyInvalid from exc
 
 
@@ -201,6 +203,7 @@ class IdempotencyGate(BaseThrottle):
         key = _key(request)
         if key is None:
             if _requires_key(view, request.path_info):
+                metrics.outcome("required")
                 raise KeyRequired
             return True
         if not getattr(django_request, _GUARDED_ATTR, False):
@@ -210,25 +213,42 @@ class IdempotencyGate(BaseThrottle):
             )
         path = django_request.get_full_path()
         method = request.method or ""
+        secret = fingerprint_secret()
         attempt = Attempt(
             principal=principal_of(request.user),
             key=key,
             fingerprint=request_fingerprint(
-                method=method,
-                path=path,
-                payload=_payload(request),
-                secret=fingerprint_secret(),
+                method=method, path=path, payload=_payload(request), secret=secret
             ),
             method=method,
             path=path,
         )
-        reply = store.claim(
-            attempt,
-            ttl_seconds=getattr(view, "idempotency_ttl_seconds", None),
-            wait_seconds=getattr(view, "idempotency_in_flight_wait_seconds", None),
-        )
-        if reply is not None:
-            raise _Replay(reply)
+        outcome = None
+        try:
+            reply = store.claim(
+                attempt,
+                ttl_seconds=getattr(view, "idempotency_ttl_seconds", None),
+                wait_seconds=getattr(view, "idempotency_in_flight_wait_seconds", None),
+            )
+        except KeyMismatch:
+            outcome = "mismatch"
+            raise
+        except KeyInUse:
+            outcome = "in_use"
+            raise
+        else:
+            if reply is not None:
+                outcome = "replayed"
+                raise _Replay(reply)
+        finally:
+            if outcome is not None:
+                metrics.answered(
+                    outcome,
+                    principal=attempt.principal,
+                    key_digest=key_digest(key, secret=secret),
+                    method=method,
+                    path=path,
+                )
         setattr(django_request, _ATTEMPT_ATTR, attempt)
         return True
 
@@ -279,14 +299,19 @@ class IdempotencyMiddleware:
             setattr(request, _GUARDED_ATTR, True)
             response = self.get_response(request)
             attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
+            # A claimed key is released unless the reply is recorded.
+            outcome = "released"
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True, using=using)
             elif attempt is not None and not transaction.get_rollback(using=using):
                 if isinstance(response, HttpResponse):
                     store.record(attempt, _reply_of(response))
+                    outcome = "created"
                 else:
                     # A streamed body cannot be stored; keep the work, not the key.
                     store.release(attempt)
+        if attempt is not None:
+            metrics.outcome(outcome)
         return response
 
     def process_exception(

@@ -58,6 +58,11 @@ def key_from_headers(value: str | None, alias_value: str | None) -> str | None:
     return keys.pop() if keys else None
 
 
+def key_digest(key: str, *, secret: bytes) -> str:
+    """Return 12 hex digits of an HMAC of ``key``: enough to tell keys apart in a log."""
+    return hmac.new(secret, key.encode("ascii"), hashlib.sha256).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class FilePart:
     """One uploaded file of a multipart payload, known by its SHA-256 digest."""

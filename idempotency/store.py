@@ -15,6 +15,7 @@ from django.utils import timezone
 from idempotency import sql
 from idempotency.conf import idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyMismatch
+from idempotency.metrics import WAIT_SECONDS
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
 
@@ -60,6 +61,34 @@ def _take_over(
     )
 
 
+def _try_claim(
+    using: str, attempt: Attempt, *, ttl_seconds: int
+) -> tuple[bool, Reply | None]:
+    """Try to claim the key once; return (settled, the stored reply or None).
+
+    Not settled: another transaction holds the key, ask again later. Raise
+    KeyMismatch when the key was used with another fingerprint.
+    """
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
+    if found is None:
+        return False, None
+    if found.claimed:
+        return True, None
+    if found.state == IdempotencyKey.State.COMPLETED and not found.expired:
+        if found.fingerprint != attempt.fingerprint:
+            raise KeyMismatch
+        return True, _reply(found)
+    # Expired, or left incomplete by a transaction that committed without
+    # recording; with the advisory lock no one else is working on it. A
+    # take-over that updates nothing met the purge: look again.
+    taken = found.lock_held and _take_over(
+        found, attempt, now=now, expires_at=expires_at
+    )
+    return taken, None
+
+
 def claim(
     attempt: Attempt,
     *,
@@ -86,32 +115,21 @@ def claim(
         ttl_seconds = idempotency_settings.TTL_SECONDS
     if wait_seconds is None:
         wait_seconds = idempotency_settings.IN_FLIGHT_WAIT_SECONDS
-    deadline = time.monotonic() + wait_seconds
-    pause = 0.01
-    while True:
-        now = timezone.now()
-        expires_at = now + timedelta(seconds=ttl_seconds)
-        found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
-        if found is not None and found.claimed:
-            return None
-        if found is not None:
-            usable = found.state == IdempotencyKey.State.COMPLETED and not found.expired
-            if usable:
-                if found.fingerprint != attempt.fingerprint:
-                    raise KeyMismatch
-                return _reply(found)
-            # Expired, or left incomplete by a transaction that committed without
-            # recording; with the advisory lock no one else is working on it.
-            # A take-over that updates nothing met the purge: look again.
-            if found.lock_held and _take_over(
-                found, attempt, now=now, expires_at=expires_at
-            ):
-                return None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise KeyInUse(wait=idempotency_settings.RETRY_AFTER_SECONDS)
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 0.2)
+    started = time.monotonic()
+    settled, reply = _try_claim(using, attempt, ttl_seconds=ttl_seconds)
+    pause, slept = 0.01, False
+    try:
+        while not settled:
+            remaining = started + wait_seconds - time.monotonic()
+            if remaining <= 0:
+                raise KeyInUse(wait=idempotency_settings.RETRY_AFTER_SECONDS)
+            time.sleep(min(pause, remaining))
+            pause, slept = min(pause * 2, 0.2), True
+            settled, reply = _try_claim(using, attempt, ttl_seconds=ttl_seconds)
+    finally:
+        if slept:
+            WAIT_SECONDS.observe(time.monotonic() - started)
+    return reply
 
 
 def record(attempt: Attempt, reply: Reply) -> None:

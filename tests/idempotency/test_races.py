@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -15,8 +16,12 @@ from idempotency.records import Attempt
 from tests.concurrency import needs_postgresql, run_together
 from tests.factories import make_user, token_client
 from tests.idempotency import views
-from tests.idempotency.helpers import TEST_URLS, counts, keyed
+from tests.idempotency.helpers import TEST_URLS, CounterDelta, counts, keyed
 from tests.servers import wait_for
+
+
+def wait_count():
+    return REGISTRY.get_sample_value("idempotency_wait_seconds_count")
 
 
 def outcome_of(response):
@@ -173,12 +178,22 @@ class InFlightTests(TransactionTestCase):
 
     def test_a_duplicate_of_a_request_in_flight_is_409_with_retry_after(self):
         thread = self.start_first()
-        with self.settings(
-            IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2, "RETRY_AFTER_SECONDS": 3}
+        waits = wait_count()
+        with (
+            self.settings(
+                IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2, "RETRY_AFTER_SECONDS": 3}
+            ),
+            CounterDelta() as delta,
+            self.assertLogs("idempotency", level="INFO") as logs,
         ):
             started = time.monotonic()
             response = self.duplicate()
             waited = time.monotonic() - started
+        self.assertEqual(delta.moved, {"in_use": 1})
+        self.assertEqual(wait_count(), waits + 1)
+        [line] = logs.output
+        self.assertIn("idempotency in_use principal=anonymous key=", line)
+        self.assertNotIn("key=slow", line)
         self.assertEqual(response.status_code, 409)
         self.assertEqual(
             response.json(),
@@ -208,6 +223,7 @@ class InFlightTests(TransactionTestCase):
                 connection.close()
 
         waiter = threading.Thread(target=duplicate)
+        waits = wait_count()
         with self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 20}):
             waiter.start()
             # The duplicate is polling once its connection last ran the claim.
@@ -218,6 +234,7 @@ class InFlightTests(TransactionTestCase):
         self.assertEqual(self.results["first"].status_code, 201)
         self.assertEqual(outcome_of(second["response"]), (200, "true"))
         self.assertEqual(second["response"].content, self.results["first"].content)
+        self.assertEqual(wait_count(), waits + 1)
         self.assertEqual(counts(), (1, 1))
 
     def claim_is_polling(self):
