@@ -11,8 +11,10 @@ the user DRF authenticated, token users included.
 """
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
@@ -55,8 +57,8 @@ _FINGERPRINT_SALT = "idempotency.fingerprint"
 class _Replay(Exception):
     """Raised by the gate to hand a stored reply to the middleware.
 
-    Not an APIException: DRF re-raises it, so the middleware's
-    ``process_exception`` receives it and the view never runs.
+    Not an APIException: DRF re-raises it out of the view, to the middleware
+    that called the view, and the view's handler never runs.
     """
 
     def __init__(self, reply: Reply) -> None:
@@ -280,47 +282,95 @@ def replay_response(reply: Reply) -> HttpResponse:
 
 
 class IdempotencyMiddleware:
-    """Run each unsafe request under the layer in one transaction; keep 2xx only.
+    """Run each view under the layer in one transaction with its key; keep 2xx only.
 
-    Add it to MIDDLEWARE after AuthenticationMiddleware. Inside the one
-    ``transaction.atomic()``, a 2xx reply to a request that claimed its key is
-    recorded with the work it did; any other status rolls the whole
+    Add it to MIDDLEWARE after AuthenticationMiddleware and after every
+    middleware with a ``process_view`` that must run (CsrfViewMiddleware):
+    its own ``process_view`` calls the view, inside one
+    ``transaction.atomic()`` where a 2xx reply to a request that claimed its
+    key is recorded with the work it did; any other status rolls the whole
     transaction back, which also releases the key.
+
+    Sync and async capable. Under ASGI the transaction, the view and the
+    rendering run in one ``sync_to_async`` call, the one thread hop Django
+    makes anyway to run a sync view, so the transaction is on the view's
+    thread and connection, and the layer adds no hop.
     """
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+            # Django adapts a sync process_view with its own thread hop.
+            self.process_view = self._process_view_async  # type: ignore[method-assign]
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
+        """Pass the request on; under ASGI this returns the awaitable response."""
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view: Callable[..., HttpResponseBase],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        """Run the view in the layer's transaction, or leave it to Django."""
         if not applies_to(request.method or "", request.path_info):
-            return self.get_response(request)
-        using = store.database_alias()
-        with transaction.atomic(using=using):
-            setattr(request, _GUARDED_ATTR, True)
-            response = self.get_response(request)
-            attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
-            # A claimed key is released unless the reply is recorded.
-            outcome = "released"
-            if not 200 <= response.status_code < 300:
-                transaction.set_rollback(True, using=using)
-            elif attempt is not None and not transaction.get_rollback(using=using):
-                if isinstance(response, HttpResponse):
-                    store.record(attempt, _reply_of(response))
-                    outcome = "created"
-                else:
-                    # A streamed body cannot be stored; keep the work, not the key.
-                    store.release(attempt)
-        if attempt is not None:
-            metrics.outcome(outcome)
-        return response
+            return None
+        return _run_view(request, view, args, kwargs)
 
-    def process_exception(
-        self, request: HttpRequest, exception: Exception
-    ) -> HttpResponse | None:
-        """Turn the gate's stored reply into the replayed response."""
-        if isinstance(exception, _Replay):
-            return replay_response(exception.reply)
-        return None
+    async def _process_view_async(
+        self,
+        request: HttpRequest,
+        view: Callable[..., HttpResponseBase],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        if not applies_to(request.method or "", request.path_info):
+            return None
+        return await sync_to_async(_run_view, thread_sensitive=True)(
+            request, view, args, kwargs
+        )
+
+
+def _run_view(
+    request: HttpRequest,
+    view: Callable[..., HttpResponseBase],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> HttpResponseBase:
+    """Call and render the view in one transaction; record or roll back its reply."""
+    using = store.database_alias()
+    with transaction.atomic(using=using):
+        setattr(request, _GUARDED_ATTR, True)
+        try:
+            response = view(request, *args, **kwargs)
+        except _Replay as replay:
+            return replay_response(replay.reply)
+        if response is None:
+            raise ValueError(f"The view {view!r} returned None, not a response.")
+        if callable(getattr(response, "render", None)):
+            # Rendered here, so the reply can be stored in this transaction.
+            response = response.render()
+        attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
+        # A claimed key is released unless the reply is recorded.
+        outcome = "released"
+        if not 200 <= response.status_code < 300:
+            transaction.set_rollback(True, using=using)
+        elif attempt is not None and not transaction.get_rollback(using=using):
+            if isinstance(response, HttpResponse):
+                store.record(attempt, _reply_of(response))
+                outcome = "created"
+            else:
+                # A streamed body cannot be stored; keep the work, not the key.
+                store.release(attempt)
+    if attempt is not None:
+        metrics.outcome(outcome)
+    return response
 
 
 __all__ = [

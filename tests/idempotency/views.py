@@ -5,6 +5,7 @@ import threading
 from uuid import uuid4
 
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import permissions, status
 from rest_framework.parsers import JSONParser
@@ -84,6 +85,19 @@ class ImpatientSlowThingView(SlowThingView):
     """SlowThingView whose duplicates do not wait for the first request."""
 
     idempotency_in_flight_wait_seconds = 0
+
+
+class AtomicProbeView(APIView):
+    """Answer whether the handler runs inside a transaction."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        Group.objects.create(name=f"probe-{uuid4().hex}")
+        return Response(
+            {"in_atomic_block": connection.in_atomic_block},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class UploadThingView(APIView):
