@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
 from idempotency.conf import DEFAULTS
 
@@ -107,9 +108,37 @@ def check_settings(**_: Any) -> list[CheckMessage]:
     return errors
 
 
+def _skipped_view_middleware() -> list[str]:
+    """Return the middleware after ours whose ``process_view`` would not run."""
+    middleware = list(settings.MIDDLEWARE)
+    skipped = []
+    for path in middleware[middleware.index(MIDDLEWARE_PATH) + 1 :]:
+        try:
+            middleware_class = import_string(path)
+        except ImportError:
+            continue  # Django reports it when it loads the middleware
+        if hasattr(middleware_class, "process_view"):
+            skipped.append(path)
+    return skipped
+
+
 def check_installation(**_: Any) -> list[CheckMessage]:
-    """Warn when the middleware (W001) or the DRF gate (W002) is not installed."""
-    warnings: list[CheckMessage] = []
+    """Warn when the middleware (W001) or the DRF gate (W002) is not installed.
+
+    Also warn (W003) for each middleware listed after ours with a
+    ``process_view``: ours calls the view, so theirs would not run.
+    """
+    warnings: list[CheckMessage] = [
+        Warning(
+            f"{path!r} comes after the idempotency middleware in MIDDLEWARE: its "
+            "process_view does not run for views under the layer.",
+            hint=f"Move {MIDDLEWARE_PATH!r} after it.",
+            id="idempotency.W003",
+        )
+        for path in (
+            _skipped_view_middleware() if MIDDLEWARE_PATH in settings.MIDDLEWARE else []
+        )
+    ]
     if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
         warnings.append(
             Warning(

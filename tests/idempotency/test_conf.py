@@ -111,6 +111,17 @@ class SettingsCheckTests(SimpleTestCase):
         with self.settings(IDEMPOTENCY=[("TTL_SECONDS", 5)]):
             self.assertEqual([e.id for e in check_settings()], ["idempotency.E002"])
 
+    def test_a_middleware_with_process_view_after_ours_is_a_warning(self):
+        ours = "idempotency.drf.IdempotencyMiddleware"
+        csrf = "django.middleware.csrf.CsrfViewMiddleware"
+        with self.settings(MIDDLEWARE=[*settings.MIDDLEWARE, csrf]):
+            self.assertIn(csrf, settings.MIDDLEWARE[settings.MIDDLEWARE.index(ours) :])
+        middleware = [m for m in settings.MIDDLEWARE if m != csrf]
+        with self.settings(MIDDLEWARE=[*middleware[:1], ours, csrf]):
+            warnings = check_installation()
+        self.assertEqual([w.id for w in warnings], ["idempotency.W003"])
+        self.assertIn(csrf, warnings[0].msg)
+
     def test_a_missing_middleware_or_gate_is_a_warning(self):
         with self.settings(MIDDLEWARE=[], REST_FRAMEWORK={}):
             self.assertEqual(
