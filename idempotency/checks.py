@@ -1,11 +1,12 @@
 """System checks for the idempotency app's settings and installation."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.urls import get_resolver
 from django.utils.module_loading import import_string
 
 from idempotency.conf import DEFAULTS
@@ -123,42 +124,80 @@ def _skipped_view_middleware() -> list[str]:
 
 
 def check_installation(**_: Any) -> list[CheckMessage]:
-    """Warn when the middleware (W001) or the DRF gate (W002) is not installed.
+    """Report a missing middleware (E003) or DRF gate (E004).
 
     Also warn (W003) for each middleware listed after ours with a
     ``process_view``: ours calls the view, so theirs would not run.
     """
-    warnings: list[CheckMessage] = [
-        Warning(
-            f"{path!r} comes after the idempotency middleware in MIDDLEWARE: its "
-            "process_view does not run for views under the layer.",
-            hint=f"Move {MIDDLEWARE_PATH!r} after it.",
-            id="idempotency.W003",
-        )
-        for path in (
-            _skipped_view_middleware() if MIDDLEWARE_PATH in settings.MIDDLEWARE else []
-        )
-    ]
     if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
-        warnings.append(
-            Warning(
-                "The idempotency middleware is not installed: keyed requests are "
-                "neither recorded nor run in one transaction.",
+        messages: list[CheckMessage] = [
+            Error(
+                "The idempotency middleware is not installed: keyed requests "
+                "cannot be claimed, recorded or run in one transaction.",
                 hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE after "
-                "AuthenticationMiddleware.",
-                id="idempotency.W001",
+                "AuthenticationMiddleware and CsrfViewMiddleware.",
+                id="idempotency.E003",
             )
-        )
+        ]
+    else:
+        messages = [
+            Warning(
+                f"{path!r} comes after the idempotency middleware in MIDDLEWARE: "
+                "its process_view does not run for views under the layer.",
+                hint=f"Move {MIDDLEWARE_PATH!r} after it.",
+                id="idempotency.W003",
+            )
+            for path in _skipped_view_middleware()
+        ]
     throttles = getattr(settings, "REST_FRAMEWORK", {}).get(
         "DEFAULT_THROTTLE_CLASSES", []
     )
     if GATE_PATH not in throttles:
-        warnings.append(
-            Warning(
+        messages.append(
+            Error(
                 "The idempotency gate is not among DRF's DEFAULT_THROTTLE_CLASSES: "
-                "the Idempotency-Key header is ignored.",
+                "the Idempotency-Key header would be ignored.",
                 hint=f"Add {GATE_PATH!r} to REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'].",
-                id="idempotency.W002",
+                id="idempotency.E004",
             )
         )
-    return warnings
+    return messages
+
+
+def _views(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (route, view class) for every class-based view in the URLconf."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            yield from _views(pattern.url_patterns, route)
+        elif getattr(pattern.callback, "cls", None) is not None:
+            yield route, pattern.callback.cls
+
+
+def check_views(**_: Any) -> list[CheckMessage]:
+    """Warn (W004) for each DRF view whose own ``throttle_classes`` leave the gate out."""
+    from idempotency.drf import IdempotencyGate
+
+    messages: list[CheckMessage] = []
+    seen: set[type] = set()
+    for route, view in _views(get_resolver().url_patterns):
+        throttles = getattr(view, "throttle_classes", None)
+        if (
+            view in seen
+            or throttles is None
+            or getattr(view, "idempotency_exempt", False)
+            or any(issubclass(t, IdempotencyGate) for t in throttles)
+        ):
+            continue
+        seen.add(view)
+        messages.append(
+            Warning(
+                f"{view.__module__}.{view.__qualname__} (at {route or '/'}) sets "
+                "throttle_classes without the idempotency gate: it ignores the "
+                "Idempotency-Key header.",
+                hint="Use throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, "
+                "...], or set idempotency_exempt = True on the view.",
+                id="idempotency.W004",
+            )
+        )
+    return messages

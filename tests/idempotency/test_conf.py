@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
-from idempotency.checks import check_installation, check_settings
+from idempotency.checks import check_installation, check_settings, check_views
 from idempotency.conf import DEFAULTS, idempotency_settings
 from tests.project.test_settings import load_settings
 
@@ -122,11 +122,18 @@ class SettingsCheckTests(SimpleTestCase):
         self.assertEqual([w.id for w in warnings], ["idempotency.W003"])
         self.assertIn(csrf, warnings[0].msg)
 
-    def test_a_missing_middleware_or_gate_is_a_warning(self):
+    def test_a_view_whose_throttle_classes_leave_the_gate_out_is_w004(self):
+        self.assertEqual(check_views(), [])
+        with self.settings(ROOT_URLCONF="tests.idempotency.urls"):
+            warnings = check_views()
+        self.assertEqual([w.id for w in warnings], ["idempotency.W004"])
+        self.assertIn("NoGateThingView (at api/no-gate/)", warnings[0].msg)
+
+    def test_a_missing_middleware_or_gate_is_an_error(self):
         with self.settings(MIDDLEWARE=[], REST_FRAMEWORK={}):
             self.assertEqual(
                 [w.id for w in check_installation()],
-                ["idempotency.W001", "idempotency.W002"],
+                ["idempotency.E003", "idempotency.E004"],
             )
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/private/", views.PrivateThingView.as_view()),
     path("api/slow/", views.SlowThingView.as_view()),
     path("api/impatient/", views.ImpatientSlowThingView.as_view()),
+    path("api/no-gate/", views.NoGateThingView.as_view()),
     path("api/probe/", views.AtomicProbeView.as_view()),
     path("api/required/", views.RequiredThingView.as_view()),
     path("api/short/", views.ShortLivedThingView.as_view()),

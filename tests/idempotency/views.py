@@ -100,6 +100,12 @@ class AtomicProbeView(APIView):
         )
 
 
+class NoGateThingView(ThingView):
+    """ThingView whose own throttle_classes leave the gate out (check W004)."""
+
+    throttle_classes = []
+
+
 class UploadThingView(APIView):
     """Answer the fields and each file's digest of a multipart body."""
 
