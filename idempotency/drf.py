@@ -1,10 +1,10 @@
 """The HTTP layer: a DRF gate that claims keys, a middleware that owns the transaction.
 
 DRF has no hook that both runs after authentication and wraps the handler, so
-the layer comes in two pieces. ``IdempotencyMiddleware`` runs every unsafe
-request under the configured prefixes in one ``transaction.atomic()`` and,
-once the rendered response is back, stores a 2xx reply or rolls everything
-back. ``IdempotencyGate``, installed as a DRF throttle because throttles are
+the layer comes in two pieces. ``IdempotencyMiddleware`` runs the view of
+every unsafe request under the configured prefixes in one
+``transaction.atomic()`` and, once the response is rendered, stores a 2xx
+reply or rolls everything back. ``IdempotencyGate``, installed as a DRF throttle because throttles are
 checked last in ``APIView.initial()`` (after authentication and permissions),
 turns the request into an ``Attempt`` and claims its key, so the principal is
 the user DRF authenticated, token users included.
