@@ -112,7 +112,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": env_int("DATABASE_POOL_SIZE", 20),
             "timeout": 10,
         },
-        # Only the key layer's statements are ever prepared: docs/idempotency.md.
+        # With parameters bound on the server (Django's documented option, off by
+        # default), psycopg prepares a statement once a connection has run it 5
+        # times. Turn preparing off behind a pooler that cannot keep prepared
+        # statements (PgBouncer before 1.21 in transaction mode).
+        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", False),
         "prepare_threshold": 5
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,
@@ -188,6 +192,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60),
+    "REQUIRED_PATH_PREFIXES": env_list("IDEMPOTENCY_KEY_REQUIRED", []),
 }
 
 REST_FRAMEWORK = {

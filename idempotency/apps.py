@@ -12,7 +12,8 @@ class IdempotencyConfig(AppConfig):
     verbose_name = "Idempotency keys"
 
     def ready(self) -> None:
-        from idempotency.checks import check_installation, check_settings
+        from idempotency.checks import check_installation, check_settings, check_views
 
         checks.register(check_settings)
         checks.register(check_installation)
+        checks.register(check_views, checks.Tags.urls)

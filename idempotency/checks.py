@@ -1,11 +1,13 @@
 """System checks for the idempotency app's settings and installation."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from idempotency.conf import DEFAULTS
 
@@ -62,11 +64,18 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "METHODS": (_is_methods, "a non-empty list of POST, PUT, PATCH, DELETE"),
     "PATH_PREFIXES": (_is_prefixes, "a list of paths that start with '/'"),
+    "REQUIRED_PATH_PREFIXES": (_is_prefixes, "a list of paths that start with '/'"),
     "IN_FLIGHT_WAIT_SECONDS": (_is_wait, "a number of seconds, 0 or more"),
     "RETRY_AFTER_SECONDS": (_is_positive_int, "a positive integer (seconds)"),
     "PURGE_BATCH_SIZE": (_is_positive_int, "a positive integer"),
     "PURGE_PAUSE_FACTOR": (_is_wait, "a number, 0 or more"),
 }
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """Return what the setting ``name`` must be when ``value`` is not valid, else None."""
+    is_valid, expected = _VALIDATORS[name]
+    return None if is_valid(value) else expected
 
 
 def check_settings(**_: Any) -> list[CheckMessage]:
@@ -89,40 +98,106 @@ def check_settings(**_: Any) -> list[CheckMessage]:
         for name in configured
         if name not in DEFAULTS
     ]
-    for name, (is_valid, expected) in _VALIDATORS.items():
-        if name in configured and not is_valid(configured[name]):
-            errors.append(
-                Error(
-                    f"IDEMPOTENCY[{name!r}] is {configured[name]!r}; it must be {expected}.",
-                    id="idempotency.E002",
-                )
-            )
+    errors += [
+        Error(
+            f"IDEMPOTENCY[{name!r}] is {configured[name]!r}; it must be {expected}.",
+            id="idempotency.E002",
+        )
+        for name in _VALIDATORS
+        if name in configured and (expected := setting_problem(name, configured[name]))
+    ]
     return errors
 
 
+def _skipped_view_middleware() -> list[str]:
+    """Return the middleware after ours whose ``process_view`` would not run."""
+    middleware = list(settings.MIDDLEWARE)
+    skipped = []
+    for path in middleware[middleware.index(MIDDLEWARE_PATH) + 1 :]:
+        try:
+            middleware_class = import_string(path)
+        except ImportError:
+            continue  # Django reports it when it loads the middleware
+        if hasattr(middleware_class, "process_view"):
+            skipped.append(path)
+    return skipped
+
+
 def check_installation(**_: Any) -> list[CheckMessage]:
-    """Warn when the middleware (W001) or the DRF gate (W002) is not installed."""
-    warnings: list[CheckMessage] = []
+    """Report a missing middleware (E003) or DRF gate (E004).
+
+    Also warn (W003) for each middleware listed after ours with a
+    ``process_view``: ours calls the view, so theirs would not run.
+    """
     if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
-        warnings.append(
-            Warning(
-                "The idempotency middleware is not installed: keyed requests are "
-                "neither recorded nor run in one transaction.",
+        messages: list[CheckMessage] = [
+            Error(
+                "The idempotency middleware is not installed: keyed requests "
+                "cannot be claimed, recorded or run in one transaction.",
                 hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE after "
-                "AuthenticationMiddleware.",
-                id="idempotency.W001",
+                "AuthenticationMiddleware and CsrfViewMiddleware.",
+                id="idempotency.E003",
             )
-        )
+        ]
+    else:
+        messages = [
+            Warning(
+                f"{path!r} comes after the idempotency middleware in MIDDLEWARE: "
+                "its process_view does not run for views under the layer.",
+                hint=f"Move {MIDDLEWARE_PATH!r} after it.",
+                id="idempotency.W003",
+            )
+            for path in _skipped_view_middleware()
+        ]
     throttles = getattr(settings, "REST_FRAMEWORK", {}).get(
         "DEFAULT_THROTTLE_CLASSES", []
     )
     if GATE_PATH not in throttles:
-        warnings.append(
-            Warning(
+        messages.append(
+            Error(
                 "The idempotency gate is not among DRF's DEFAULT_THROTTLE_CLASSES: "
-                "the Idempotency-Key header is ignored.",
+                "the Idempotency-Key header would be ignored.",
                 hint=f"Add {GATE_PATH!r} to REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'].",
-                id="idempotency.W002",
+                id="idempotency.E004",
             )
         )
-    return warnings
+    return messages
+
+
+def _views(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (route, view class) for every class-based view in the URLconf."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            yield from _views(pattern.url_patterns, route)
+        elif getattr(pattern.callback, "cls", None) is not None:
+            yield route, pattern.callback.cls
+
+
+def check_views(**_: Any) -> list[CheckMessage]:
+    """Warn (W004) for each DRF view whose own ``throttle_classes`` leave the gate out."""
+    from idempotency.drf import IdempotencyGate
+
+    messages: list[CheckMessage] = []
+    seen: set[type] = set()
+    for route, view in _views(get_resolver().url_patterns):
+        throttles = getattr(view, "throttle_classes", None)
+        if (
+            view in seen
+            or throttles is None
+            or getattr(view, "idempotency_exempt", False)
+            or any(issubclass(t, IdempotencyGate) for t in throttles)
+        ):
+            continue
+        seen.add(view)
+        messages.append(
+            Warning(
+                f"{view.__module__}.{view.__qualname__} (at {route or '/'}) sets "
+                "throttle_classes without the idempotency gate: it ignores the "
+                "Idempotency-Key header.",
+                hint="Use throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, "
+                "...], or set idempotency_exempt = True on the view.",
+                id="idempotency.W004",
+            )
+        )
+    return messages

@@ -1,41 +1,42 @@
 """The HTTP layer: a DRF gate that claims keys, a middleware that owns the transaction.
 
 DRF has no hook that both runs after authentication and wraps the handler, so
-the layer comes in two pieces. ``IdempotencyMiddleware`` runs every unsafe
-request under the configured prefixes in one ``transaction.atomic()`` and,
-once the rendered response is back, stores a 2xx reply or rolls everything
-back. ``IdempotencyGate``, installed as a DRF throttle because throttles are
+the layer comes in two pieces. ``IdempotencyMiddleware`` runs the view of
+every unsafe request under the configured prefixes in one
+``transaction.atomic()`` and, once the response is rendered, stores a 2xx
+reply or rolls everything back. ``IdempotencyGate``, installed as a DRF throttle because throttles are
 checked last in ``APIView.initial()`` (after authentication and permissions),
 turns the request into an ``Attempt`` and claims its key, so the principal is
 the user DRF authenticated, token users included.
 """
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import (
-    ImproperlyConfigured,
-    RequestDataTooBig,
-)
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
 from rest_framework.throttling import BaseThrottle
 
-from idempotency import store
+from idempotency import metrics, store
 from idempotency.conf import idempotency_settings
-from idempotency.exceptions import BodyTooLarge, KeyInvalid
+from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
 from idempotency.fingerprint import (
     FilePart,
     InvalidKey,
     body_payload,
     data_payload,
     form_payload,
+    key_digest,
     key_from_headers,
     request_fingerprint,
 )
+from idempotency.records import Attempt, Reply
 
 if TYPE_CHECKING:
     # Imported for annotations only: DRF imports this module while it defines
@@ -49,16 +50,18 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # transaction, by the gate when the request claimed its key.
 _GUARDED_ATTR = "_idempotency_guarded"
 _ATTEMPT_ATTR = "_idempotency_attempt"
+# Derives the fingerprints' key from SECRET_KEY, apart from Django's own uses of it.
+_FINGERPRINT_SALT = "idempotency.fingerprint"
 
 
 class _Replay(Exception):
     """Raised by the gate to hand a stored reply to the middleware.
 
-    Not an APIException: DRF re-raises it, so the middleware's
-    ``process_exception`` receives it and the view never runs.
+    Not an APIException: DRF re-raises it out of the view, to the middleware
+    that called the view, and the view's handler never runs.
     """
 
-    def __init__(self, reply: store.Reply) -> None:
+    def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
 
@@ -77,7 +80,24 @@ def principal_of(user: Any) -> str:
     return store.user_principal(user.pk)
 
 
+def fingerprint_secret() -> bytes:
+    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt.
+
+    Changing SECRET_KEY changes every fingerprint: a retry of a key stored
+    before the change answers 422 until the key expires.
+    """
+    return hashlib.sha256((_FINGERPRINT_SALT + settings.SECRET_KEY).encode()).digest()
+
+
 def _file_digest(upload: Any) -> str:
+    """Return the SHA-256 of an uploaded file, computed once.
+
+    An upload handler that hashes files as they arrive (the project's does)
+    leaves the digest on the file as ``sha256``; otherwise the file is read.
+    """
+    known = getattr(upload, "sha256", None)
+    if isinstance(known, str) and known:
+        return known
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -116,15 +136,34 @@ def _payload(request: "Request") -> bytes:
         return _parsed_payload(request)
     try:
         body = request._request.body
-    except RequestDataTooBig as exc:
-        raise BodyTooLarge from exc
     except RawPostDataException:
         # Parsed before the gate ran: session authentication's CSRF check reads
         # request.POST, which makes DRF parse the body from the stream.
         return _parsed_payload(request)
     if len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        raise BodyTooLarge
+        # Django checks the declared length only; a body without one (chunked)
+        # is checked here. The exception handler answers 413, as for Django's.
+        raise RequestDataTooBig(
+            "The request body exceeded DATA_UPLOAD_MAX_MEMORY_SIZE."
+        )
     return body_payload(content_type=content_type, body=body)
+
+
+def _allows(view: "APIView", method: str) -> bool:
+    """Return whether the view has a handler for ``method``, as DRF's dispatch asks.
+
+    A method the view does not allow is DRF's 405, key or not: the gate leaves
+    it alone rather than answer for a key the request could never have used.
+    """
+    name = method.lower()
+    return name in view.http_method_names and hasattr(view, name)
+
+
+def _requires_key(view: "APIView", path: str) -> bool:
+    """Return whether the view, or the settings for its path, require a key."""
+    return getattr(view, "idempotency_key_required", False) or path.startswith(
+        tuple(idempotency_settings.REQUIRED_PATH_PREFIXES)
+    )
 
 
 def _key(request: "Request") -> str | None:
@@ -135,6 +174,7 @@ def _key(request: "Request") -> str | None:
             request.headers.get(alias) if alias else None,
         )
     except InvalidKey as exc:
+        metrics.outcome("invalid")
         raise KeyInvalid from exc
 
 
@@ -145,6 +185,11 @@ class IdempotencyGate(BaseThrottle):
     of ``APIView.initial()``, so the principal is known and the permission
     checks passed. A stored reply is handed to the middleware; otherwise the
     request goes on to its handler and owns the key.
+
+    A view may set ``idempotency_key_required = True`` (no key is 400),
+    ``idempotency_ttl_seconds`` and ``idempotency_in_flight_wait_seconds``
+    (its own ``TTL_SECONDS`` and ``IN_FLIGHT_WAIT_SECONDS``), or
+    ``idempotency_exempt = True`` (the gate ignores it).
     """
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
@@ -153,11 +198,15 @@ class IdempotencyGate(BaseThrottle):
         if (
             getattr(view, "idempotency_exempt", False)
             or not applies_to(request.method or "", request.path_info)
+            or not _allows(view, request.method or "")
             or hasattr(django_request, _ATTEMPT_ATTR)
         ):
             return True
         key = _key(request)
         if key is None:
+            if _requires_key(view, request.path_info):
+                metrics.outcome("required")
+                raise KeyRequired
             return True
         if not getattr(django_request, _GUARDED_ATTR, False):
             raise ImproperlyConfigured(
@@ -166,34 +215,58 @@ class IdempotencyGate(BaseThrottle):
             )
         path = django_request.get_full_path()
         method = request.method or ""
-        attempt = store.Attempt(
+        secret = fingerprint_secret()
+        attempt = Attempt(
             principal=principal_of(request.user),
             key=key,
             fingerprint=request_fingerprint(
-                method=method, path=path, payload=_payload(request)
+                method=method, path=path, payload=_payload(request), secret=secret
             ),
             method=method,
             path=path,
         )
-        reply = store.claim(attempt)
-        if reply is not None:
-            raise _Replay(reply)
+        outcome = None
+        try:
+            reply = store.claim(
+                attempt,
+                ttl_seconds=getattr(view, "idempotency_ttl_seconds", None),
+                wait_seconds=getattr(view, "idempotency_in_flight_wait_seconds", None),
+            )
+        except KeyMismatch:
+            outcome = "mismatch"
+            raise
+        except KeyInUse:
+            outcome = "in_use"
+            raise
+        else:
+            if reply is not None:
+                outcome = "replayed"
+                raise _Replay(reply)
+        finally:
+            if outcome is not None:
+                metrics.answered(
+                    outcome,
+                    principal=attempt.principal,
+                    key_digest=key_digest(key, secret=secret),
+                    method=method,
+                    path=path,
+                )
         setattr(django_request, _ATTEMPT_ATTR, attempt)
         return True
 
 
-def _reply_of(response: HttpResponse) -> store.Reply:
+def _reply_of(response: HttpResponse) -> Reply:
     headers = {
         name: response[name]
         for name in ("Content-Type", "Location")
         if response.has_header(name)
     }
-    return store.Reply(
+    return Reply(
         status=response.status_code, body=bytes(response.content), headers=headers
     )
 
 
-def replay_response(reply: store.Reply) -> HttpResponse:
+def replay_response(reply: Reply) -> HttpResponse:
     """Return the HTTP response that replays a stored reply (a 201 becomes 200)."""
     response = HttpResponse(
         reply.body,
@@ -209,42 +282,95 @@ def replay_response(reply: store.Reply) -> HttpResponse:
 
 
 class IdempotencyMiddleware:
-    """Run each unsafe request under the layer in one transaction; keep 2xx only.
+    """Run each view under the layer in one transaction with its key; keep 2xx only.
 
-    Add it to MIDDLEWARE after AuthenticationMiddleware. Inside the one
-    ``transaction.atomic()``, a 2xx reply to a request that claimed its key is
-    recorded with the work it did; any other status rolls the whole
+    Add it to MIDDLEWARE after AuthenticationMiddleware and after every
+    middleware with a ``process_view`` that must run (CsrfViewMiddleware):
+    its own ``process_view`` calls the view, inside one
+    ``transaction.atomic()`` where a 2xx reply to a request that claimed its
+    key is recorded with the work it did; any other status rolls the whole
     transaction back, which also releases the key.
+
+    Sync and async capable. Under ASGI the transaction, the view and the
+    rendering run in one ``sync_to_async`` call, the one thread hop Django
+    makes anyway to run a sync view, so the transaction is on the view's
+    thread and connection, and the layer adds no hop.
     """
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+            # Django adapts a sync process_view with its own thread hop.
+            self.process_view = self._process_view_async  # type: ignore[method-assign]
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
+        """Pass the request on; under ASGI this returns the awaitable response."""
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view: Callable[..., HttpResponseBase],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        """Run the view in the layer's transaction, or leave it to Django."""
         if not applies_to(request.method or "", request.path_info):
-            return self.get_response(request)
-        using = store.database_alias()
-        with transaction.atomic(using=using):
-            setattr(request, _GUARDED_ATTR, True)
-            response = self.get_response(request)
-            attempt: store.Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
-            if not 200 <= response.status_code < 300:
-                transaction.set_rollback(True, using=using)
-            elif attempt is not None and not transaction.get_rollback(using=using):
-                if isinstance(response, HttpResponse):
-                    store.record(attempt, _reply_of(response))
-                else:
-                    # A streamed body cannot be stored; keep the work, not the key.
-                    store.release(attempt)
-        return response
+            return None
+        return _run_view(request, view, args, kwargs)
 
-    def process_exception(
-        self, request: HttpRequest, exception: Exception
-    ) -> HttpResponse | None:
-        """Turn the gate's stored reply into the replayed response."""
-        if isinstance(exception, _Replay):
-            return replay_response(exception.reply)
-        return None
+    async def _process_view_async(
+        self,
+        request: HttpRequest,
+        view: Callable[..., HttpResponseBase],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        if not applies_to(request.method or "", request.path_info):
+            return None
+        return await sync_to_async(_run_view, thread_sensitive=True)(
+            request, view, args, kwargs
+        )
+
+
+def _run_view(
+    request: HttpRequest,
+    view: Callable[..., HttpResponseBase],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> HttpResponseBase:
+    """Call and render the view in one transaction; record or roll back its reply."""
+    using = store.database_alias()
+    with transaction.atomic(using=using):
+        setattr(request, _GUARDED_ATTR, True)
+        try:
+            response = view(request, *args, **kwargs)
+        except _Replay as replay:
+            return replay_response(replay.reply)
+        if response is None:
+            raise ValueError(f"The view {view!r} returned None, not a response.")
+        if callable(getattr(response, "render", None)):
+            # Rendered here, so the reply can be stored in this transaction.
+            response = response.render()
+        attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
+        # A claimed key is released unless the reply is recorded.
+        outcome = "released"
+        if not 200 <= response.status_code < 300:
+            transaction.set_rollback(True, using=using)
+        elif attempt is not None and not transaction.get_rollback(using=using):
+            if isinstance(response, HttpResponse):
+                store.record(attempt, _reply_of(response))
+                outcome = "created"
+            else:
+                # A streamed body cannot be stored; keep the work, not the key.
+                store.release(attempt)
+    if attempt is not None:
+        metrics.outcome(outcome)
+    return response
 
 
 __all__ = [

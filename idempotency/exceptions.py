@@ -15,6 +15,14 @@ class KeyInvalid(APIException):
     )
 
 
+class KeyRequired(APIException):
+    """The operation requires an Idempotency-Key header and none was sent."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "idempotency_key_required"
+    default_detail = _("This operation requires an Idempotency-Key header.")
+
+
 class KeyMismatch(APIException):
     """The key was already used with another request (method, path or payload)."""
 
@@ -34,11 +42,3 @@ class KeyInUse(APIException):
         super().__init__()
         # DRF's exception handler turns ``wait`` into the Retry-After header.
         self.wait = wait
-
-
-class BodyTooLarge(APIException):
-    """A keyed request's body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-    default_detail = _("The request body is too large.")

@@ -1,10 +1,12 @@
 """The Idempotency-Key header's syntax and the canonical fingerprint of a request.
 
-Pure functions: no ORM, no DRF. Building a fingerprint never raises on a bad
-body; the view answers a malformed body itself.
+Pure functions: no ORM, no DRF, no settings (the fingerprint's secret is
+passed in). Building a fingerprint never raises on a bad body; the view
+answers a malformed body itself.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +56,11 @@ def key_from_headers(value: str | None, alias_value: str | None) -> str | None:
     if len(keys) > 1:
         raise InvalidKey("the key header and its alias differ")
     return keys.pop() if keys else None
+
+
+def key_digest(key: str, *, secret: bytes) -> str:
+    """Return 12 hex digits of an HMAC of ``key``: enough to tell keys apart in a log."""
+    return hmac.new(secret, key.encode("ascii"), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,14 @@ def body_payload(*, content_type: str, body: bytes) -> bytes:
     return _raw_payload(body)
 
 
-def request_fingerprint(*, method: str, path: str, payload: bytes) -> str:
-    """Return the SHA-256 hex digest of a method, a path with its query and a payload."""
+def request_fingerprint(
+    *, method: str, path: str, payload: bytes, secret: bytes
+) -> str:
+    """Return the HMAC-SHA256 hex digest of a method, a path with its query and a payload.
+
+    Keyed with ``secret``: without it, a reader of stored fingerprints cannot
+    test guesses of a field that was in the payload (a password).
+    """
     head = f"{method.upper()}\n{path}\n".encode("utf-8", "surrogatepass")
-    return _digest(head + _digest(payload).encode())
+    message = head + _digest(payload).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()

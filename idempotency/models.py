@@ -39,7 +39,8 @@ class IdempotencyKey(models.Model):
     method = models.CharField(max_length=10)
     path = models.TextField(help_text="The request's path with its query string.")
     fingerprint = models.CharField(
-        max_length=64, help_text="SHA-256 of the method, path and payload."
+        max_length=64,
+        help_text="HMAC-SHA256, keyed by the server, of the method, path and payload.",
     )
     state = models.CharField(
         max_length=16, choices=State.choices, default=State.IN_FLIGHT
@@ -69,7 +70,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.principal})"
-
-    def is_expired(self, now: datetime | None = None) -> bool:
-        """Return whether the key's time to live is over at ``now``."""
-        return self.expires_at <= (now or timezone.now())

@@ -6,30 +6,31 @@ Two functions, both on every keyed request that does work:
   DO NOTHING RETURNING``, nor take an advisory lock in the same statement.
 - ``complete`` stores the reply under the claimed key. The ORM can say that
   ``UPDATE``, but building and compiling the queryset on every request cost
-  more CPU than PostgreSQL spends running it (measured in docs/benchmarks.md),
-  on the path whose cost the layer promises to keep small.
+  more CPU than PostgreSQL spends running it, on the path whose cost the layer
+  promises to keep small.
 
 Every identifier comes from the model's metadata, quoted by the connection;
-every value is a parameter. On PostgreSQL the parameters are bound by the
-server, so psycopg can keep the claim, the read of a taken key and the record
-prepared on the connection (``_cursor``).
+every value is a parameter. The statements run on Django's ordinary cursor,
+so whatever the connection's options say (``server_side_binding``,
+``prepare_threshold``) applies to them as to any other query.
 """
 
 import hashlib
 from datetime import datetime
-from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.utils import CursorWrapper
+from django.db import connections
 
 from idempotency.models import IdempotencyKey
+from idempotency.records import Attempt, Found, Reply
 
-if TYPE_CHECKING:
-    from idempotency.store import Attempt
 
-# Columns written by the claim, in the order of the raw INSERT's values.
-_CLAIM_COLUMNS = (
+def _column(name: str) -> str:
+    return IdempotencyKey._meta.get_field(name).column
+
+
+# Fields written by the claim, in the order of the raw INSERT's values.
+_CLAIM_FIELDS = (
     "principal",
     "key",
     "method",
@@ -42,16 +43,16 @@ _CLAIM_COLUMNS = (
     "created_at",
     "expires_at",
 )
-# Columns written when the reply is stored, in the order of the UPDATE's values.
-_COMPLETE_COLUMNS = (
+# Fields written when the reply is stored, in the order of the UPDATE's values.
+_COMPLETE_FIELDS = (
     "state",
     "status_code",
     "response_body",
     "content_type",
     "location",
 )
-# Columns read back when the key is already taken.
-_FOUND_COLUMNS = (
+# Fields read back when the key is already taken, in Found's order.
+_FOUND_FIELDS = (
     "id",
     "fingerprint",
     "state",
@@ -62,22 +63,7 @@ _FOUND_COLUMNS = (
 )
 
 
-class Found(NamedTuple):
-    """What the claim statement saw: our new row, or the row already there."""
-
-    claimed: bool
-    pk: int | None = None
-    fingerprint: str = ""
-    state: str = ""
-    status_code: int | None = None
-    body: bytes = b""
-    content_type: str = ""
-    location: str = ""
-    expired: bool = False
-    lock_held: bool = True
-
-
-def _lock_id(attempt: "Attempt") -> int:
+def _lock_id(attempt: Attempt) -> int:
     """Return a signed 64-bit advisory lock id for the attempt's (principal, key)."""
     digest = hashlib.sha256(
         f"idempotency\0{attempt.principal}\0{attempt.key}".encode()
@@ -97,19 +83,24 @@ class _Statements(NamedTuple):
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def _statements(connection: BaseDatabaseWrapper) -> _Statements:
-    statements = _STATEMENTS.get(connection.vendor)
+def _statements(using: str) -> _Statements:
+    vendor = connections[using].vendor
+    statements = _STATEMENTS.get(vendor)
     if statements is None:
-        statements = _STATEMENTS[connection.vendor] = _statements_build(connection)
+        statements = _STATEMENTS[vendor] = _statements_build(using)
     return statements
 
 
-def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
-    quote = connection.ops.quote_name
-    table = quote(IdempotencyKey._meta.db_table)
-    columns = ", ".join(quote(c) for c in _CLAIM_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_CLAIM_COLUMNS))
-    found = ", ".join(f"k.{quote(c)}" for c in _FOUND_COLUMNS)
+def _statements_build(using: str) -> _Statements:
+    connection = connections[using]
+
+    def quote(field: str) -> str:
+        return connection.ops.quote_name(_column(field))
+
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    columns = ", ".join(quote(f) for f in _CLAIM_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_CLAIM_FIELDS))
+    found = ", ".join(f"k.{quote(f)}" for f in _FOUND_FIELDS)
     unique = f"{quote('principal')}, {quote('key')}"
     where = f"k.{quote('principal')} = %s AND k.{quote('key')} = %s"
     if connection.vendor == "postgresql":
@@ -128,7 +119,7 @@ def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
         f"SELECT {found}, k.{quote('expires_at')} <= %s, {lock_held}"  # noqa: S608  identifiers only
         f" FROM {table} k WHERE {where}"
     )
-    assignments = ", ".join(f"{quote(c)} = %s" for c in _COMPLETE_COLUMNS)
+    assignments = ", ".join(f"{quote(f)} = %s" for f in _COMPLETE_FIELDS)
     complete = (
         f"UPDATE {table} SET {assignments}"  # noqa: S608  identifiers only
         f" WHERE {quote('principal')} = %s AND {quote('key')} = %s"
@@ -137,48 +128,8 @@ def _statements_build(connection: BaseDatabaseWrapper) -> _Statements:
     return _Statements(claim=claim, find=find, complete=complete)
 
 
-@cache
-def _server_binding_cursor_class() -> Any:
-    """Return Django's psycopg 3 cursor that binds parameters on the server, or None."""
-    # Imported here: the module needs a PostgreSQL driver, and defines this
-    # class only with psycopg 3.
-    try:
-        from django.db.backends.postgresql.base import ServerBindingCursor
-    except ImportError:
-        return None
-    return ServerBindingCursor
-
-
-def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
-    """Return a Django cursor for the layer's statements.
-
-    On PostgreSQL with psycopg 3 the cursor sends the parameters apart from
-    the statement's text, as Django does with ``OPTIONS["server_side_binding"]``:
-    the text is the same on every request, so psycopg prepares it on the
-    connection once it has run a few times (when ``OPTIONS["prepare_threshold"]``
-    is set) and PostgreSQL stops parsing and planning it on every keyed
-    request. Django's default, binding in the client, stays for every other
-    query, and for these too while Django logs queries (``DEBUG``, or a test
-    capturing them): psycopg does not report the text of a prepared statement
-    it ran, and the log would show None. The cursor is wrapped as Django wraps
-    its own: execute wrappers and the translation of database errors apply.
-    """
-    cursor_class = (
-        _server_binding_cursor_class() if connection.vendor == "postgresql" else None
-    )
-    if cursor_class is None or connection.queries_logged:
-        return connection.cursor()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    return connection.make_cursor(cursor_class(connection.connection))
-
-
 def insert_or_find(
-    connection: BaseDatabaseWrapper,
-    attempt: "Attempt",
-    *,
-    now: datetime,
-    expires_at: datetime,
+    using: str, attempt: Attempt, *, now: datetime, expires_at: datetime
 ) -> Found | None:
     """Insert the key's row unless it exists; return what was found, or None.
 
@@ -195,6 +146,7 @@ def insert_or_find(
     or abandoned row. On SQLite writers are serialised by the database lock:
     no other transaction can be in flight.
     """
+    connection = connections[using]
     adapt = connection.ops.adapt_datetimefield_value
     values = [
         attempt.principal,
@@ -215,8 +167,8 @@ def insert_or_find(
         values.append(lock_id)
         find_params.append(lock_id)
     find_params += [attempt.principal, attempt.key]
-    sql = _statements(connection)
-    with _cursor(connection) as cursor:
+    sql = _statements(using)
+    with connection.cursor() as cursor:
         cursor.execute(sql.claim, values)
         inserted = cursor.fetchone()
         if inserted is not None:
@@ -240,26 +192,18 @@ def insert_or_find(
     )
 
 
-def complete(
-    connection: BaseDatabaseWrapper,
-    attempt: "Attempt",
-    *,
-    status: int,
-    body: bytes,
-    content_type: str,
-    location: str,
-) -> bool:
-    """Store a reply under the attempt's in-flight key; return whether it was there."""
+def complete(using: str, attempt: Attempt, reply: Reply) -> bool:
+    """Store ``reply`` under the attempt's in-flight key; return whether it was there."""
     params = [
         IdempotencyKey.State.COMPLETED.value,
-        status,
-        body,
-        content_type,
-        location,
+        reply.status,
+        reply.body,
+        reply.headers.get("Content-Type", ""),
+        reply.headers.get("Location", ""),
         attempt.principal,
         attempt.key,
         IdempotencyKey.State.IN_FLIGHT.value,
     ]
-    with _cursor(connection) as cursor:
-        cursor.execute(_statements(connection).complete, params)
+    with connections[using].cursor() as cursor:
+        cursor.execute(_statements(using).complete, params)
         return cursor.rowcount == 1

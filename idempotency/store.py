@@ -5,7 +5,6 @@ The store never sees a request or a response: the HTTP layer hands it an
 """
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
@@ -13,10 +12,12 @@ from django.db.models import Max, Min, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from idempotency import sql
 from idempotency.conf import idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyMismatch
+from idempotency.metrics import WAIT_SECONDS
 from idempotency.models import IdempotencyKey
-from idempotency.sql import Found, complete, insert_or_find
+from idempotency.records import Attempt, Found, Reply
 
 ANONYMOUS_PRINCIPAL = "anonymous"
 
@@ -24,26 +25,6 @@ ANONYMOUS_PRINCIPAL = "anonymous"
 def user_principal(user_pk: object) -> str:
     """Return the principal of the user with primary key ``user_pk``."""
     return f"user:{user_pk}"
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A request that carries a key: who sent it, the key, and what it asked for."""
-
-    principal: str
-    key: str
-    fingerprint: str
-    method: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A reply ready to send again: status, rendered body, Content-Type and Location."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def database_alias() -> str:
@@ -80,7 +61,40 @@ def _take_over(
     )
 
 
-def claim(attempt: Attempt) -> Reply | None:
+def _try_claim(
+    using: str, attempt: Attempt, *, ttl_seconds: int
+) -> tuple[bool, Reply | None]:
+    """Try to claim the key once; return (settled, the stored reply or None).
+
+    Not settled: another transaction holds the key, ask again later. Raise
+    KeyMismatch when the key was used with another fingerprint.
+    """
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
+    if found is None:
+        return False, None
+    if found.claimed:
+        return True, None
+    if found.state == IdempotencyKey.State.COMPLETED and not found.expired:
+        if found.fingerprint != attempt.fingerprint:
+            raise KeyMismatch
+        return True, _reply(found)
+    # Expired, or left incomplete by a transaction that committed without
+    # recording; with the advisory lock no one else is working on it. A
+    # take-over that updates nothing met the purge: look again.
+    taken = found.lock_held and _take_over(
+        found, attempt, now=now, expires_at=expires_at
+    )
+    return taken, None
+
+
+def claim(
+    attempt: Attempt,
+    *,
+    ttl_seconds: int | None = None,
+    wait_seconds: float | None = None,
+) -> Reply | None:
     """Claim the attempt's key in the current transaction, or return its stored reply.
 
     Return None when the caller now owns the key: it runs the request, then
@@ -90,38 +104,32 @@ def claim(attempt: Attempt) -> Reply | None:
 
     Raise KeyMismatch when the key was used with another fingerprint, and
     KeyInUse when another transaction still holds the key after
-    ``IN_FLIGHT_WAIT_SECONDS``. Raise TransactionManagementError outside
-    ``transaction.atomic()``.
+    ``wait_seconds``. Raise TransactionManagementError outside
+    ``transaction.atomic()``. ``ttl_seconds`` and ``wait_seconds`` default to
+    the settings ``TTL_SECONDS`` and ``IN_FLIGHT_WAIT_SECONDS``.
     """
-    connection = connections[database_alias()]
-    if not connection.in_atomic_block:
+    using = database_alias()
+    if not connections[using].in_atomic_block:
         raise TransactionManagementError("claim() must run inside transaction.atomic()")
-    deadline = time.monotonic() + idempotency_settings.IN_FLIGHT_WAIT_SECONDS
-    pause = 0.01
-    while True:
-        now = timezone.now()
-        expires_at = now + timedelta(seconds=idempotency_settings.TTL_SECONDS)
-        found = insert_or_find(connection, attempt, now=now, expires_at=expires_at)
-        if found is not None and found.claimed:
-            return None
-        if found is not None:
-            usable = found.state == IdempotencyKey.State.COMPLETED and not found.expired
-            if usable:
-                if found.fingerprint != attempt.fingerprint:
-                    raise KeyMismatch
-                return _reply(found)
-            # Expired, or left incomplete by a transaction that committed without
-            # recording; with the advisory lock no one else is working on it.
-            # A take-over that updates nothing met the purge: look again.
-            if found.lock_held and _take_over(
-                found, attempt, now=now, expires_at=expires_at
-            ):
-                return None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise KeyInUse(wait=idempotency_settings.RETRY_AFTER_SECONDS)
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 0.2)
+    if ttl_seconds is None:
+        ttl_seconds = idempotency_settings.TTL_SECONDS
+    if wait_seconds is None:
+        wait_seconds = idempotency_settings.IN_FLIGHT_WAIT_SECONDS
+    started = time.monotonic()
+    settled, reply = _try_claim(using, attempt, ttl_seconds=ttl_seconds)
+    pause, slept = 0.01, False
+    try:
+        while not settled:
+            remaining = started + wait_seconds - time.monotonic()
+            if remaining <= 0:
+                raise KeyInUse(wait=idempotency_settings.RETRY_AFTER_SECONDS)
+            time.sleep(min(pause, remaining))
+            pause, slept = min(pause * 2, 0.2), True
+            settled, reply = _try_claim(using, attempt, ttl_seconds=ttl_seconds)
+    finally:
+        if slept:
+            WAIT_SECONDS.observe(time.monotonic() - started)
+    return reply
 
 
 def record(attempt: Attempt, reply: Reply) -> None:
@@ -129,14 +137,7 @@ def record(attempt: Attempt, reply: Reply) -> None:
 
     Raise TransactionManagementError when the key was not claimed.
     """
-    stored = complete(
-        connections[database_alias()],
-        attempt,
-        status=reply.status,
-        body=reply.body,
-        content_type=reply.headers.get("Content-Type", ""),
-        location=reply.headers.get("Location", ""),
-    )
+    stored = sql.complete(database_alias(), attempt, reply)
     if not stored:
         raise TransactionManagementError("record() without a claim() of the key")
 

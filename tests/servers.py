@@ -1,4 +1,4 @@
-"""A real gunicorn serving the project, for tests that cross process boundaries."""
+"""Real servers (gunicorn, uvicorn) serving the project, for tests that cross processes."""
 
 import os
 import signal
@@ -71,20 +71,7 @@ class Gunicorn:
             **(env or {}),
         }
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "idem_project.wsgi",
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--graceful-timeout",
-                "2",
-                "--timeout",
-                "60",
-            ],
+            self.command(workers),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=self.log,
@@ -92,27 +79,45 @@ class Gunicorn:
         )
         self.workers = workers
 
+    def command(self, workers):
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "idem_project.wsgi",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--graceful-timeout",
+            "2",
+            "--timeout",
+            "60",
+        ]
+
+    def worker_pids(self):
+        return children_of(self.process.pid)
+
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
     def wait_until_ready(self):
         def answers():
             if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited:\n{self.output()}")
+                raise AssertionError(f"the server exited:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url("/api/"), timeout=2) as response:  # noqa: S310
                     return response.status == 200
             except OSError:
                 return False
 
-        wait_for(answers, what="gunicorn answering")
+        wait_for(answers, what="the server answering")
         wait_for(
-            lambda: len(children_of(self.process.pid)) == self.workers,
-            what="gunicorn workers",
+            lambda: len(self.worker_pids()) == self.workers, what="the server's workers"
         )
 
     def kill_workers(self):
-        for pid in children_of(self.process.pid):
+        for pid in self.worker_pids():
             os.kill(pid, signal.SIGKILL)
 
     def stop(self):
@@ -129,3 +134,34 @@ class Gunicorn:
     def output(self):
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-5000:]
+
+
+def is_spawned_worker(pid):
+    """Return whether ``pid`` runs a multiprocessing spawn child (uvicorn's workers)."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+class Uvicorn(Gunicorn):
+    """A uvicorn supervisor with its worker processes, serving the ASGI application."""
+
+    def command(self, workers):
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "idem_project.asgi:application",
+            "--workers",
+            str(workers),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--timeout-graceful-shutdown",
+            "2",
+        ]
+
+    def worker_pids(self):
+        return [pid for pid in children_of(self.process.pid) if is_spawned_worker(pid)]

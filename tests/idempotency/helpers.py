@@ -1,6 +1,7 @@
 """Shared helpers of the idempotency tests."""
 
 from django.contrib.auth.models import Group
+from prometheus_client import REGISTRY
 
 from idempotency.models import IdempotencyKey
 
@@ -26,3 +27,35 @@ def row_texts():
                 value = bytes(value).decode("utf-8", "replace")
             texts.append(str(value))
     return "\n".join(texts)
+
+
+def requests_total(outcome):
+    return (
+        REGISTRY.get_sample_value("idempotency_requests_total", {"outcome": outcome})
+        or 0
+    )
+
+
+class CounterDelta:
+    """Read how much each outcome's counter moved while the block ran."""
+
+    outcomes = (
+        "created",
+        "replayed",
+        "mismatch",
+        "in_use",
+        "invalid",
+        "required",
+        "released",
+    )
+
+    def __enter__(self):
+        self.before = {o: requests_total(o) for o in self.outcomes}
+        return self
+
+    def __exit__(self, *exc):
+        self.moved = {
+            o: requests_total(o) - self.before[o]
+            for o in self.outcomes
+            if requests_total(o) != self.before[o]
+        }

@@ -1,9 +1,12 @@
+import json
+
 from django.conf import settings
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
-from idempotency.checks import check_installation, check_settings
+from idempotency.checks import check_installation, check_settings, check_views
 from idempotency.conf import DEFAULTS, idempotency_settings
+from tests.project.test_settings import load_settings
 
 
 class SettingsTests(SimpleTestCase):
@@ -21,6 +24,7 @@ class SettingsTests(SimpleTestCase):
             self.assertEqual(idempotency_settings.IN_FLIGHT_WAIT_SECONDS, 2.0)
             self.assertEqual(idempotency_settings.RETRY_AFTER_SECONDS, 1)
             self.assertEqual(idempotency_settings.PURGE_BATCH_SIZE, 1000)
+            self.assertEqual(tuple(idempotency_settings.REQUIRED_PATH_PREFIXES), ())
 
     def test_override_settings_is_seen_and_undone(self):
         before = idempotency_settings.TTL_SECONDS
@@ -72,6 +76,7 @@ class SettingsCheckTests(SimpleTestCase):
             "ALIAS_HEADER": ["X Key", 5],
             "METHODS": [[], ["GET"], "POST", ["post"]],
             "PATH_PREFIXES": ["/api/", ["api/"], [None]],
+            "REQUIRED_PATH_PREFIXES": ["/api/", ["api/"], None],
             "IN_FLIGHT_WAIT_SECONDS": [-1, "2", None],
             "RETRY_AFTER_SECONDS": [0, 1.5, "1"],
             "PURGE_BATCH_SIZE": [0, None, "10"],
@@ -93,6 +98,7 @@ class SettingsCheckTests(SimpleTestCase):
             "ALIAS_HEADER": "",
             "METHODS": ["POST"],
             "PATH_PREFIXES": [],
+            "REQUIRED_PATH_PREFIXES": ["/api/orders/"],
             "IN_FLIGHT_WAIT_SECONDS": 0,
             "RETRY_AFTER_SECONDS": 5,
             "PURGE_BATCH_SIZE": 10,
@@ -105,9 +111,37 @@ class SettingsCheckTests(SimpleTestCase):
         with self.settings(IDEMPOTENCY=[("TTL_SECONDS", 5)]):
             self.assertEqual([e.id for e in check_settings()], ["idempotency.E002"])
 
-    def test_a_missing_middleware_or_gate_is_a_warning(self):
+    def test_a_middleware_with_process_view_after_ours_is_a_warning(self):
+        ours = "idempotency.drf.IdempotencyMiddleware"
+        csrf = "django.middleware.csrf.CsrfViewMiddleware"
+        with self.settings(MIDDLEWARE=[*settings.MIDDLEWARE, csrf]):
+            self.assertIn(csrf, settings.MIDDLEWARE[settings.MIDDLEWARE.index(ours) :])
+        middleware = [m for m in settings.MIDDLEWARE if m != csrf]
+        with self.settings(MIDDLEWARE=[*middleware[:1], ours, csrf]):
+            warnings = check_installation()
+        self.assertEqual([w.id for w in warnings], ["idempotency.W003"])
+        self.assertIn(csrf, warnings[0].msg)
+
+    def test_a_view_whose_throttle_classes_leave_the_gate_out_is_w004(self):
+        self.assertEqual(check_views(), [])
+        with self.settings(ROOT_URLCONF="tests.idempotency.urls"):
+            warnings = check_views()
+        self.assertEqual([w.id for w in warnings], ["idempotency.W004"])
+        self.assertIn("NoGateThingView (at api/no-gate/)", warnings[0].msg)
+
+    def test_a_missing_middleware_or_gate_is_an_error(self):
         with self.settings(MIDDLEWARE=[], REST_FRAMEWORK={}):
             self.assertEqual(
                 [w.id for w in check_installation()],
-                ["idempotency.W001", "idempotency.W002"],
+                ["idempotency.E003", "idempotency.E004"],
             )
+
+
+class RequiredFromEnvironmentTests(SimpleTestCase):
+    def test_the_project_reads_required_prefixes_from_the_environment(self):
+        done = load_settings(IDEMPOTENCY_KEY_REQUIRED=" /api/orders/ ,/upload")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        values = json.loads(done.stdout)["IDEMPOTENCY"]
+        self.assertEqual(values["REQUIRED_PATH_PREFIXES"], ["/api/orders/", "/upload"])
+        default = json.loads(load_settings().stdout)["IDEMPOTENCY"]
+        self.assertEqual(default["REQUIRED_PATH_PREFIXES"], [])

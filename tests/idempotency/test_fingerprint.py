@@ -17,11 +17,14 @@ from idempotency.fingerprint import (
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+SECRET = b"test-secret"
 
 
-def fingerprint(body, content_type=JSON, method="POST", path="/api/things/"):
+def fingerprint(
+    body, content_type=JSON, method="POST", path="/api/things/", secret=SECRET
+):
     payload = body_payload(content_type=content_type, body=body)
-    return request_fingerprint(method=method, path=path, payload=payload)
+    return request_fingerprint(method=method, path=path, payload=payload, secret=secret)
 
 
 class ParseKeyTests(SimpleTestCase):
@@ -204,5 +207,35 @@ class RequestFingerprintTests(SimpleTestCase):
             fingerprint(b"hello", "text/plain"), fingerprint(b"hello ", "text/plain")
         )
 
+    def test_the_secret_changes_the_fingerprint(self):
+        body = b'{"password": "hunter2"}'
+        self.assertEqual(fingerprint(body), fingerprint(body))
+        self.assertNotEqual(fingerprint(body), fingerprint(body, secret=b"other"))
+
+    def test_a_bare_sha256_does_not_reproduce_the_fingerprint(self):
+        body = b'{"password": "hunter2"}'
+        payload = body_payload(content_type=JSON, body=body)
+        inner = hashlib.sha256(payload).hexdigest().encode()
+        guesses = {
+            hashlib.sha256(b"POST\n/api/things/\n" + inner).hexdigest(),
+            hashlib.sha256(b"POST\n/api/things/\n" + payload).hexdigest(),
+            hashlib.sha256(payload).hexdigest(),
+            hashlib.sha256(body).hexdigest(),
+        }
+        self.assertNotIn(fingerprint(body), guesses)
+
     def test_fingerprint_is_64_hex_digits(self):
         self.assertRegex(fingerprint(json.dumps({"a": 1}).encode()), r"^[0-9a-f]{64}$")
+
+
+class UploadDigestTests(SimpleTestCase):
+    def test_a_digest_left_by_the_upload_handler_is_used_without_reading_again(self):
+        from idempotency.drf import _file_digest
+
+        class Hashed:
+            sha256 = "ab" * 32
+
+            def chunks(self):
+                raise AssertionError("the file was read a second time")
+
+        self.assertEqual(_file_digest(Hashed()), "ab" * 32)

@@ -460,7 +460,7 @@ class ExpiryTests(TestCase):
         self.assertEqual(again.status_code, 201)
         self.assertNotIn("Idempotent-Replayed", again)
         self.assertEqual(counts(), (2, 1))
-        self.assertFalse(IdempotencyKey.objects.get().is_expired())
+        self.assertGreater(IdempotencyKey.objects.get().expires_at, timezone.now())
         self.assertEqual(self.post().status_code, 200)
 
     def test_an_expired_key_with_another_payload_runs_anew(self):
@@ -568,3 +568,22 @@ class ProjectEndpointTests(TestCase):
         self.assertEqual(again.content, first.content)
         self.assertEqual(other.status_code, 422)
         self.assertEqual(other.json()["code"], "idempotency_key_mismatch")
+
+
+class MethodNotAllowedTests(TestCase):
+    def test_a_method_the_endpoint_does_not_allow_is_405_key_or_not(self):
+        client = token_client(make_user())
+        body = {"product_id": 7, "quantity": 2, "client_id": "c-1"}
+        created = client.post("/api/orders/", body, format="json", headers=keyed("k"))
+        self.assertEqual(created.status_code, 201)
+        for method in ["put", "patch", "delete"]:
+            for headers in [keyed("k"), keyed("fresh"), {}]:
+                with self.subTest(method=method, headers=headers):
+                    response = getattr(client, method)(
+                        "/api/orders/", body, format="json", headers=headers
+                    )
+                    self.assertEqual(response.status_code, 405)
+                    self.assertNotIn("Idempotent-Replayed", response)
+        self.assertEqual(
+            list(IdempotencyKey.objects.values_list("key", flat=True)), ["k"]
+        )

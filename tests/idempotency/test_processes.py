@@ -1,4 +1,4 @@
-"""The layer across processes: gunicorn with 4 workers on PostgreSQL, killed mid-request."""
+"""The layer across processes: gunicorn and uvicorn workers on PostgreSQL, killed mid-request."""
 
 import json
 import threading
@@ -11,7 +11,7 @@ from django.test import TransactionTestCase
 from accounts.models import User
 from idempotency.models import IdempotencyKey
 from tests.concurrency import needs_postgresql, run_together
-from tests.servers import Gunicorn, wait_for
+from tests.servers import Gunicorn, Uvicorn, wait_for
 
 PASSWORD = "correct horse battery"
 
@@ -31,14 +31,18 @@ def post(url, body, key, timeout=30):
         return error.code, dict(error.headers), error.read()
 
 
-@needs_postgresql
-class GunicornTests(TransactionTestCase):
+class ServerTests:
+    """The tests, for a server class and a number of workers set by each subclass."""
+
+    server_class = Gunicorn
+    workers = 4
+
     def setUp(self):
-        self.server = Gunicorn(workers=4)
+        self.server = self.server_class(workers=self.workers)
         self.addCleanup(self.server.stop)
         self.server.wait_until_ready()
 
-    def test_16_identical_keyed_sign_ups_across_4_workers_create_one_user(self):
+    def test_16_identical_keyed_sign_ups_across_workers_create_one_user(self):
         body = {"email": "ada@example.com", "name": "Ada", "password": PASSWORD}
         url = self.server.url("/api/users/")
         outcomes = run_together(lambda: post(url, body, "gunicorn-race"), threads=16)
@@ -130,3 +134,15 @@ class GunicornTests(TransactionTestCase):
             )[0]
             > 0
         )
+
+
+@needs_postgresql
+class GunicornTests(ServerTests, TransactionTestCase):
+    server_class = Gunicorn
+    workers = 4
+
+
+@needs_postgresql
+class UvicornTests(ServerTests, TransactionTestCase):
+    server_class = Uvicorn
+    workers = 2

@@ -5,29 +5,27 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from idempotency import store
 from idempotency.exceptions import KeyInUse
 from idempotency.models import IdempotencyKey
+from idempotency.records import Attempt
 from tests.concurrency import needs_postgresql, run_together
 from tests.factories import make_user, token_client
 from tests.idempotency import views
-from tests.idempotency.helpers import TEST_URLS, counts, keyed
+from tests.idempotency.helpers import TEST_URLS, CounterDelta, counts, keyed
+from tests.servers import wait_for
+
+
+def wait_count():
+    return REGISTRY.get_sample_value("idempotency_wait_seconds_count")
 
 
 def outcome_of(response):
     return response.status_code, response.headers.get("Idempotent-Replayed")
-
-
-def wait_for(condition, timeout=10.0):
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class HeldClaim:
@@ -150,11 +148,11 @@ class InFlightTests(TransactionTestCase):
         self.addCleanup(views.HOLD["release"].set)
         self.results = {}
 
-    def start_first(self):
+    def start_first(self, path="/api/slow/"):
         def first():
             try:
                 self.results["first"] = APIClient().post(
-                    "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
+                    path, {"n": 1}, format="json", headers=keyed("slow")
                 )
             finally:
                 connection.close()
@@ -165,19 +163,37 @@ class InFlightTests(TransactionTestCase):
         self.assertTrue(views.HOLD["entered"].wait(10))
         return thread
 
-    def duplicate(self):
-        return APIClient().post(
-            "/api/slow/", {"n": 1}, format="json", headers=keyed("slow")
-        )
+    def duplicate(self, path="/api/slow/"):
+        return APIClient().post(path, {"n": 1}, format="json", headers=keyed("slow"))
+
+    def test_a_view_sets_how_long_a_duplicate_waits(self):
+        thread = self.start_first("/api/impatient/")
+        with self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 30}):
+            response = self.duplicate("/api/impatient/")
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.json()["code"], "idempotency_key_in_use")
+        views.HOLD["release"].set()
+        thread.join()
+        self.assertEqual(self.results["first"].status_code, 201)
 
     def test_a_duplicate_of_a_request_in_flight_is_409_with_retry_after(self):
         thread = self.start_first()
-        with self.settings(
-            IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2, "RETRY_AFTER_SECONDS": 3}
+        waits = wait_count()
+        with (
+            self.settings(
+                IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2, "RETRY_AFTER_SECONDS": 3}
+            ),
+            CounterDelta() as delta,
+            self.assertLogs("idempotency", level="INFO") as logs,
         ):
             started = time.monotonic()
             response = self.duplicate()
             waited = time.monotonic() - started
+        self.assertEqual(delta.moved, {"in_use": 1})
+        self.assertEqual(wait_count(), waits + 1)
+        [line] = logs.output
+        self.assertIn("idempotency in_use principal=anonymous key=", line)
+        self.assertNotIn("key=slow", line)
         self.assertEqual(response.status_code, 409)
         self.assertEqual(
             response.json(),
@@ -207,6 +223,7 @@ class InFlightTests(TransactionTestCase):
                 connection.close()
 
         waiter = threading.Thread(target=duplicate)
+        waits = wait_count()
         with self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 20}):
             waiter.start()
             # The duplicate is polling once its connection last ran the claim.
@@ -217,6 +234,7 @@ class InFlightTests(TransactionTestCase):
         self.assertEqual(self.results["first"].status_code, 201)
         self.assertEqual(outcome_of(second["response"]), (200, "true"))
         self.assertEqual(second["response"].content, self.results["first"].content)
+        self.assertEqual(wait_count(), waits + 1)
         self.assertEqual(counts(), (1, 1))
 
     def claim_is_polling(self):
@@ -229,19 +247,19 @@ class InFlightTests(TransactionTestCase):
             return cursor.fetchone()[0] > 0
 
     def test_the_store_raises_key_in_use_while_another_transaction_holds_the_key(self):
-        held = hold_claim(self, store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+        held = hold_claim(self, Attempt("user:1", "held", "f" * 64, "POST", "/"))
         with (
             self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0}),
             self.assertRaises(KeyInUse),
             transaction.atomic(),
         ):
-            store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+            store.claim(Attempt("user:1", "held", "f" * 64, "POST", "/"))
         held.release()
         # The holder's transaction committed without record(): the key was
         # left incomplete, so the next claim takes it over.
         with transaction.atomic():
             self.assertIsNone(
-                store.claim(store.Attempt("user:1", "held", "f" * 64, "POST", "/"))
+                store.claim(Attempt("user:1", "held", "f" * 64, "POST", "/"))
             )
 
 
@@ -260,7 +278,7 @@ class PurgeRaceTests(TransactionTestCase):
                 status_code=201,
                 expires_at=expired,
             )
-        held = hold_claim(self, store.Attempt("user:1", "taken", "e" * 64, "POST", "/"))
+        held = hold_claim(self, Attempt("user:1", "taken", "e" * 64, "POST", "/"))
         started = time.monotonic()
         self.assertEqual(store.purge_expired(batch_size=1), 2)
         self.assertLess(time.monotonic() - started, 5)
@@ -268,4 +286,4 @@ class PurgeRaceTests(TransactionTestCase):
         # The taken-over key committed with a new lifetime and is kept.
         row = IdempotencyKey.objects.get()
         self.assertEqual((row.key, row.fingerprint), ("taken", "e" * 64))
-        self.assertFalse(row.is_expired())
+        self.assertGreater(row.expires_at, timezone.now())

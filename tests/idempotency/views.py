@@ -5,6 +5,7 @@ import threading
 from uuid import uuid4
 
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import permissions, status
 from rest_framework.parsers import JSONParser
@@ -66,6 +67,43 @@ class SlowThingView(ThingView):
         HOLD["entered"].set()
         HOLD["release"].wait(timeout=30)
         return Response({"slow": True}, status=status.HTTP_201_CREATED)
+
+
+class RequiredThingView(ThingView):
+    """ThingView that requires a key."""
+
+    idempotency_key_required = True
+
+
+class ShortLivedThingView(ThingView):
+    """ThingView whose keys live one minute."""
+
+    idempotency_ttl_seconds = 60
+
+
+class ImpatientSlowThingView(SlowThingView):
+    """SlowThingView whose duplicates do not wait for the first request."""
+
+    idempotency_in_flight_wait_seconds = 0
+
+
+class AtomicProbeView(APIView):
+    """Answer whether the handler runs inside a transaction."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request):
+        Group.objects.create(name=f"probe-{uuid4().hex}")
+        return Response(
+            {"in_atomic_block": connection.in_atomic_block},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class NoGateThingView(ThingView):
+    """ThingView whose own throttle_classes leave the gate out (check W004)."""
+
+    throttle_classes = []
 
 
 class UploadThingView(APIView):

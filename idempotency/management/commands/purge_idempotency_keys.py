@@ -1,26 +1,30 @@
 """``manage.py purge_idempotency_keys``: delete expired keys in short batches."""
 
 from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from idempotency import store
+from idempotency.checks import setting_problem
 from idempotency.conf import idempotency_settings
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
+def _like_setting(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Return an argparse type that accepts what the setting ``name`` accepts."""
 
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError as exc:
+            raise ArgumentTypeError(f"{text!r} is not a number") from exc
+        expected = setting_problem(name, value)
+        if expected:
+            raise ArgumentTypeError(f"must be {expected}, not {text}")
+        return value
 
-def _factor(value: str) -> float:
-    number = float(value)
-    if not number >= 0 or number == float("inf"):
-        raise ArgumentTypeError(f"must be a number, 0 or more, not {value}")
-    return number
+    return convert
 
 
 class Command(BaseCommand):
@@ -31,7 +35,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--batch-size",
-            type=_positive_int,
+            type=_like_setting("PURGE_BATCH_SIZE", int),
             default=None,
             help="Rows deleted per transaction "
             f"(default: IDEMPOTENCY['PURGE_BATCH_SIZE'], "
@@ -39,7 +43,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--pause-factor",
-            type=_factor,
+            type=_like_setting("PURGE_PAUSE_FACTOR", float),
             default=None,
             help="After each batch, sleep this many times as long as it took; "
             "0 for no pause (default: IDEMPOTENCY['PURGE_PAUSE_FACTOR'], "
