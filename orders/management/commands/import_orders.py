@@ -1,0 +1,122 @@
+"""``manage.py import_orders FILE.csv --owner EMAIL``: re-import orders from a CSV file."""
+
+import csv
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from orders.serializers import OrderBatchSerializer
+from orders.services import IMPORT_BATCH_MAX, ImportItem, ImportOutcome, orders_import
+
+COLUMNS = ("client_id", "product_id", "quantity")
+# Bad rows printed before the command stops; the rest are only counted.
+SHOWN_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A field error of the row on ``line`` of the file."""
+
+    line: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Up to IMPORT_BATCH_MAX rows of the file: their items, or their errors."""
+
+    items: list[ImportItem]
+    errors: list[RowError]
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line, row)`` for each data row; raise CommandError on a bad header."""
+    try:
+        # utf-8-sig: a byte-order mark, as spreadsheets write it, is not data.
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file)
+            missing = [
+                name for name in COLUMNS if name not in (reader.fieldnames or ())
+            ]
+            if missing:
+                raise CommandError(
+                    f"{path}: the first line must name the columns "
+                    f"{','.join(COLUMNS)} (missing: {', '.join(missing)})"
+                )
+            for row in reader:
+                yield reader.line_num, row
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+
+
+def _batches(path: Path, size: int) -> Iterator[Batch]:
+    """Yield the file's rows in batches, each checked as the batch endpoint checks it."""
+    rows = _rows(path)
+    while chunk := list(islice(rows, size)):
+        params = OrderBatchSerializer(data={"orders": [row for _, row in chunk]})
+        if params.is_valid():
+            items = [ImportItem(**item) for item in params.validated_data["orders"]]
+            yield Batch(items=items, errors=[])
+            continue
+        errors = [
+            RowError(line=chunk[int(index)][0], field=field, message=str(message))
+            for index, fields in params.errors["orders"].items()
+            for field, messages in fields.items()
+            for message in messages
+        ]
+        yield Batch(items=[], errors=errors)
+
+
+class Command(BaseCommand):
+    """Create the owner's orders of a CSV file once; print the three counts."""
+
+    help = (
+        "Import orders from a CSV file whose first line is "
+        "client_id,product_id,quantity, as POST /api/orders/batch/ would, in "
+        "batches. A row whose client_id exists is left as it is (existing, or "
+        "mismatch for another product or quantity), so a second run creates "
+        "nothing. A file with a bad row imports nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="The CSV file.")
+        parser.add_argument(
+            "--owner", required=True, help="E-mail of the user who owns the orders."
+        )
+
+    def handle(self, *args: Any, file: Path, owner: str, **options: Any) -> None:
+        try:
+            user = get_user_model().objects.with_email(owner).get()
+        except get_user_model().DoesNotExist as exc:
+            raise CommandError(f"No user has the e-mail {owner!r}.") from exc
+        # A first pass checks every row, so a file with a bad one imports nothing.
+        errors = [
+            error
+            for batch in _batches(file, IMPORT_BATCH_MAX)
+            for error in batch.errors
+        ]
+        if errors:
+            for error in errors[:SHOWN_ERRORS]:
+                self.stderr.write(
+                    f"{file}:{error.line}: {error.field}: {error.message}"
+                )
+            if len(errors) > SHOWN_ERRORS:
+                self.stderr.write(f"... and {len(errors) - SHOWN_ERRORS} more errors")
+            raise CommandError(f"{file} has {len(errors)} error(s); nothing imported.")
+        counts: Counter[str] = Counter()
+        for batch in _batches(file, IMPORT_BATCH_MAX):
+            if batch.errors:
+                raise CommandError(f"{file} changed while it was read; run again.")
+            if batch.items:
+                results = orders_import(owner=user, items=batch.items)
+                counts.update(result.outcome for result in results)
+        self.stdout.write(
+            ", ".join(f"{outcome} {counts[outcome]}" for outcome in ImportOutcome)
+        )
