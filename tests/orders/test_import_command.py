@@ -56,6 +56,18 @@ class ImportOrdersCommandTests(TestCase):
         self.assertEqual(Order.objects.count(), 2500)
         self.assertEqual(OrderEvent.objects.count(), 2500)
 
+    def test_client_ids_are_kept_exactly_as_written(self):
+        client_ids = ['a,"b"\nc', " spaced ", "é", "e\u0301"]
+        lines = "".join(
+            '"' + client_id.replace('"', '""') + '",7,1\n' for client_id in client_ids
+        )
+        out, _ = self.run_command(self.csv(HEADER + lines))
+        self.assertEqual(out, "created 4, existing 0, mismatch 0\n")
+        self.assertEqual(
+            sorted(Order.objects.values_list("client_id", flat=True)),
+            sorted(client_ids),
+        )
+
     def test_the_owner_email_is_matched_ignoring_case(self):
         out, _ = self.run_command(
             self.csv(HEADER + "a,7,1\n"), owner="OWNER@example.com"
