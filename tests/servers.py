@@ -105,7 +105,8 @@ class Gunicorn:
             except OSError:
                 return False
 
-        wait_for(answers, what="gunicorn answering")
+        # Generous: on a busy machine four workers take a while to import Django.
+        wait_for(answers, timeout=60, what="gunicorn answering")
         wait_for(
             lambda: len(children_of(self.process.pid)) == self.workers,
             what="gunicorn workers",
