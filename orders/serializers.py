@@ -54,6 +54,7 @@ class OrderBatchSerializer(serializers.Serializer):
     orders = _BatchItemsField(
         child=OrderCreateSerializer(),
         allow_empty=False,
+        min_length=1,
         max_length=IMPORT_BATCH_MAX,
     )
 

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -106,10 +107,10 @@ class OrderViewSet(
             ),
             401: OpenApiResponse(description="No valid credentials."),
             413: OpenApiResponse(description="The body is over 2 MiB."),
-            415: OpenApiResponse(description="The body is not JSON or a form."),
+            415: OpenApiResponse(description="The body is not JSON."),
         },
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def batch(self, request: Request) -> Response:
         params = OrderBatchSerializer(data=request.data)
         params.is_valid(raise_exception=True)

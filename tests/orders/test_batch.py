@@ -164,6 +164,11 @@ class OrderBatchTests(TestCase):
                 self.assertEqual(response.status_code, 400)
         self.assertFalse(Order.objects.exists())
 
+    def test_a_body_other_than_json_is_415(self):
+        response = self.client.post(URL, {"orders": "a"}, format="multipart")
+        self.assertEqual(response.status_code, 415)
+        self.assertEqual(response.json()["code"], "unsupported_media_type")
+
     def test_a_keyed_batch_is_replayed(self):
         first = self.post(items(3), HTTP_IDEMPOTENCY_KEY="batch-1")
         replay = self.post(items(3), HTTP_IDEMPOTENCY_KEY="batch-1")
