@@ -90,6 +90,8 @@ class ImportOrdersCommandTests(TestCase):
             call_command(
                 "import_orders", str(path), owner=owner, stdout=StringIO(), stderr=err
             )
+        # manage.py prints the message and exits with this status.
+        self.assertEqual(raised.exception.returncode, 1)
         return str(raised.exception), err.getvalue().splitlines()
 
     def test_bad_rows_are_reported_by_line_and_nothing_is_imported(self):

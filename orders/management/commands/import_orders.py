@@ -4,7 +4,7 @@ import csv
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,28 +67,37 @@ def _batches(path: Path, size: int) -> Iterator[Batch]:
             yield Batch(items=items, errors=[])
             continue
         errors = [
-            RowError(line=chunk[int(index)][0], field=field, message=str(message))
+            RowError(line=chunk[int(index)][0], field=name, message=str(message))
             for index, fields in params.errors["orders"].items()
-            for field, messages in fields.items()
+            for name, messages in fields.items()
             for message in messages
         ]
         yield Batch(items=[], errors=errors)
 
 
-def _check(path: Path, spool: TextIO) -> list[RowError]:
+@dataclass
+class Check:
+    """The outcome of checking a file: how many errors, and the first few."""
+
+    count: int = 0
+    shown: list[RowError] = field(default_factory=list)
+
+
+def _check(path: Path, spool: TextIO) -> Check:
     """Check every row of ``path``; write the checked items to ``spool``.
 
-    Return the errors; ``spool`` is complete only when there are none.
+    ``spool`` is complete only when no row has an error.
     """
     writer = csv.writer(spool)
-    errors: list[RowError] = []
+    check = Check()
     for batch in _batches(path, IMPORT_BATCH_MAX):
-        errors.extend(batch.errors)
-        if not errors:
+        check.count += len(batch.errors)
+        check.shown.extend(batch.errors[: SHOWN_ERRORS - len(check.shown)])
+        if not check.count:
             writer.writerows(
                 (item.client_id, item.product_id, item.quantity) for item in batch.items
             )
-    return errors
+    return check
 
 
 def _checked_batches(spool: TextIO) -> Iterator[list[ImportItem]]:
@@ -129,18 +138,18 @@ class Command(BaseCommand):
         # which keeps memory flat whatever the file's size and spares the
         # import a second validation.
         with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
-            errors = _check(file, spool)
-            if errors:
-                for error in errors[:SHOWN_ERRORS]:
+            check = _check(file, spool)
+            if check.count:
+                for error in check.shown:
                     self.stderr.write(
                         f"{file}:{error.line}: {error.field}: {error.message}"
                     )
-                if len(errors) > SHOWN_ERRORS:
+                if check.count > len(check.shown):
                     self.stderr.write(
-                        f"... and {len(errors) - SHOWN_ERRORS} more errors"
+                        f"... and {check.count - len(check.shown)} more errors"
                     )
                 raise CommandError(
-                    f"{file} has {len(errors)} error(s); nothing imported."
+                    f"{file} has {check.count} error(s); nothing imported."
                 )
             counts: Counter[str] = Counter()
             for items in _checked_batches(spool):
