@@ -66,9 +66,11 @@ INSTALLED_APPS = [
     "uploads",
     "orders",
     "webhooks",
+    "observability",
 ]
 
 MIDDLEWARE = [
+    "observability.middleware.ResponseCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "idem_project.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +196,9 @@ IDEMPOTENCY = {
     "TTL_SECONDS": env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60),
     "REQUIRED_PATH_PREFIXES": env_list("IDEMPOTENCY_KEY_REQUIRED", []),
 }
+
+# Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

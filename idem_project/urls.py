@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import permissions, routers
 
 from accounts.views import TokenView, UserViewSet
+from observability.views import MetricsView, healthz
 from orders.views import OrderViewSet
 from uploads.views import PhotoViewSet, UploadView
 from webhooks.views import PaymentWebhookView
@@ -41,4 +42,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("upload", UploadView.as_view(), name="upload"),
     path("admin/", admin.site.urls),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("healthz", healthz, name="healthz"),
 ]

@@ -1,5 +1,7 @@
 """The key layer's Prometheus metrics and its log line per outcome."""
 
+import logging
+
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter(
@@ -11,9 +13,6 @@ WAIT_SECONDS = Histogram(
     "idempotency_wait_seconds",
     "Seconds a duplicate waited for the in-flight request with its key.",
 )
-
-# Below the metrics, which open the module as their documentation shows them.
-import logging  # noqa: E402
 
 OUTCOMES = (
     "created",

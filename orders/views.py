@@ -4,12 +4,19 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.responses import create_response
 from orders.models import Order
-from orders.serializers import OrderCreateSerializer, OrderSerializer
+from orders.serializers import (
+    OrderBatchResultSerializer,
+    OrderBatchSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+)
+from orders.services import ImportItem, orders_import
 
 _TRANSITION_SCHEMA = extend_schema(
     request=None,
@@ -51,6 +58,8 @@ class OrderViewSet(
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         if self.action == "create":
             return OrderCreateSerializer
+        if self.action == "batch":
+            return OrderBatchSerializer
         return OrderSerializer
 
     @extend_schema(
@@ -81,6 +90,35 @@ class OrderViewSet(
             detail_url="order-detail",
             pk=order.pk,
         )
+
+    @extend_schema(
+        summary="Re-import up to 1,000 orders, each created once per client_id",
+        request=OrderBatchSerializer,
+        responses={
+            200: OpenApiResponse(
+                OrderBatchResultSerializer,
+                description="One result an item, in the order sent: `created`, "
+                "`existing` (same product and quantity) or `mismatch` (another "
+                "product or quantity; nothing changed).",
+            ),
+            400: OpenApiResponse(
+                description="An empty list, more than 1,000 items, or field errors "
+                "keyed by the item's index; nothing created."
+            ),
+            401: OpenApiResponse(description="No valid credentials."),
+            413: OpenApiResponse(description="The body is over 2 MiB."),
+            415: OpenApiResponse(description="The body is not JSON."),
+        },
+    )
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def batch(self, request: Request) -> Response:
+        params = OrderBatchSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        results = orders_import(
+            owner=request.user,
+            items=[ImportItem(**item) for item in params.validated_data["orders"]],
+        )
+        return Response(OrderBatchResultSerializer({"results": results}).data)
 
     @_TRANSITION_SCHEMA
     @action(detail=True, methods=["post"])

@@ -111,7 +111,8 @@ class Gunicorn:
             except OSError:
                 return False
 
-        wait_for(answers, what="the server answering")
+        # Generous: on a busy machine four workers take a while to import Django.
+        wait_for(answers, timeout=60, what="the server answering")
         wait_for(
             lambda: len(self.worker_pids()) == self.workers, what="the server's workers"
         )

@@ -1,0 +1,51 @@
+"""The project's Prometheus counters other than the key layer's.
+
+Apps increment these; ``/metrics`` shows them summed over every process that
+shares ``PROMETHEUS_MULTIPROC_DIR`` (see docs/observability.md).
+"""
+
+from prometheus_client import Counter
+
+from idempotency.metrics import REQUESTS
+
+OUTBOX_MESSAGES = Counter(
+    "outbox_messages",
+    "Outbox messages, by topic and outcome.",
+    ["topic", "outcome"],
+)
+CONSUMED_MESSAGES = Counter(
+    "consumed_messages",
+    "Messages the consumers received, by consumer and outcome "
+    "(applied, duplicate, dead).",
+    ["consumer", "outcome"],
+)
+HTTP_RESPONSES = Counter(
+    "http_responses",
+    "Responses of the web processes, by request method and status code.",
+    ["method", "status"],
+)
+
+#: The outcomes of the key layer, exposed at 0 before the first of each.
+IDEMPOTENCY_OUTCOMES = (
+    "created",
+    "replayed",
+    "mismatch",
+    "in_use",
+    "invalid",
+    "required",
+    "released",
+)
+# Any other method is counted as "other", so a client cannot add label values.
+_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def expose_known_outcomes() -> None:
+    """Create every outcome's series of the key layer's counter, at 0."""
+    for outcome in IDEMPOTENCY_OUTCOMES:
+        REQUESTS.labels(outcome=outcome)
+
+
+def count_response(*, method: str, status: int) -> None:
+    """Count one response of the web process."""
+    method = method if method in _METHODS else "other"
+    HTTP_RESPONSES.labels(method=method, status=str(status)).inc()

@@ -1,0 +1,62 @@
+"""``/metrics`` for Prometheus, from allowed addresses only, and ``/healthz``."""
+
+import ipaddress
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client.django import PrometheusDjangoView
+
+from observability.health import healthy
+
+
+def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for entry in settings.METRICS_ALLOWED_IPS:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # reported by the observability.E001 check; allows nobody
+    return networks
+
+
+def address_allowed(address: str | None) -> bool:
+    """Return whether ``address`` is in one of the METRICS_ALLOWED_IPS networks."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in _allowed_networks())
+
+
+class MetricsView(PrometheusDjangoView):
+    """The Prometheus text format, summed over every process of the server.
+
+    ``prometheus_client``'s view: it reads the directory of every process's
+    values when ``PROMETHEUS_MULTIPROC_DIR`` is set, and this process's
+    registry otherwise; it honours ``Accept`` (OpenMetrics) and gzip.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not address_allowed(request.META.get("REMOTE_ADDR")):
+            return JsonResponse(
+                {
+                    "detail": "You do not have permission to read the metrics.",
+                    "code": "permission_denied",
+                },
+                status=403,
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Answer 200 when the database (and a configured broker) answers, else 503."""
+    if healthy():
+        return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "unavailable"}, status=503)

@@ -1,0 +1,123 @@
+"""Workflows on orders that span more than one row: the re-import of a batch."""
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from orders.models import Order, OrderEvent
+
+#: The most items one call of ``orders_import`` accepts (and the API's limit).
+IMPORT_BATCH_MAX = 1000
+
+
+class ImportOutcome(enum.StrEnum):
+    """What a batch did for one of its items."""
+
+    CREATED = "created"
+    EXISTING = "existing"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One order of a batch, as a single create would receive it."""
+
+    client_id: str
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The outcome for one item of a batch; ``id`` is the order's with its client_id."""
+
+    client_id: str
+    id: int
+    outcome: ImportOutcome
+
+
+def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResult]:
+    """Create the owner's orders of ``items`` that do not exist yet; return one result an item.
+
+    Each item obeys the rules of a single create by ``(owner, client_id)``: a
+    new order is ``pending`` with its creation event (``created``); an order
+    with the same product and quantity is left as it is (``existing``); one
+    with another product or quantity is left as it is too (``mismatch``). A
+    client_id sent twice is created once, from its first item. The results
+    are in the order of ``items``.
+
+    The batch is one transaction of three statements whatever its size (one
+    bulk INSERT of the orders that skips conflicts, one read of every
+    client_id of the batch, one bulk INSERT of the creation events; SQLite
+    splits each INSERT into chunks of its 999 variables). Raise ValueError
+    for an empty batch or one of more than ``IMPORT_BATCH_MAX`` items.
+    """
+    if not 1 <= len(items) <= IMPORT_BATCH_MAX:
+        raise ValueError(
+            f"a batch holds 1 to {IMPORT_BATCH_MAX} items, not {len(items)}"
+        )
+    first: dict[str, ImportItem] = {}
+    for item in items:
+        first.setdefault(item.client_id, item)
+    with transaction.atomic():
+        # Sorted, so that concurrent batches with common client ids wait for
+        # each other's rows in one order, never in a cycle (a deadlock).
+        Order.objects.bulk_create(
+            [
+                Order(
+                    owner=owner,
+                    client_id=item.client_id,
+                    product_id=item.product_id,
+                    quantity=item.quantity,
+                )
+                for _, item in sorted(first.items())
+            ],
+            ignore_conflicts=True,
+        )
+        # Every committed order has its creation event, written in the
+        # transaction that inserted it, and the INSERT above waited for every
+        # concurrent transaction that inserted one of these client ids. So
+        # after it, in a fresh READ COMMITTED snapshot, an order without events
+        # is one this transaction inserted.
+        rows = (
+            Order.objects.filter(owner=owner, client_id__in=first)
+            .annotate(recorded=Exists(OrderEvent.objects.filter(order=OuterRef("pk"))))
+            .values_list(
+                "client_id",
+                "pk",
+                "product_id",
+                "quantity",
+                "created_at",
+                "recorded",
+                named=True,
+            )
+        )
+        orders = {row.client_id: row for row in rows}
+        created = {client_id for client_id in first if not orders[client_id].recorded}
+        OrderEvent.objects.bulk_create(
+            OrderEvent(
+                order_id=orders[client_id].pk,
+                status=Order.Status.PENDING,
+                at=orders[client_id].created_at,
+            )
+            for client_id in first
+            if client_id in created
+        )
+    results = []
+    for item in items:
+        order = orders[item.client_id]
+        if (order.product_id, order.quantity) != (item.product_id, item.quantity):
+            outcome = ImportOutcome.MISMATCH
+        elif item.client_id in created:
+            outcome = ImportOutcome.CREATED
+            created.discard(item.client_id)  # a repeat of the item is existing
+        else:
+            outcome = ImportOutcome.EXISTING
+        results.append(
+            ImportResult(client_id=item.client_id, id=order.pk, outcome=outcome)
+        )
+    return results

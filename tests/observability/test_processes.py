@@ -1,0 +1,95 @@
+import json
+import tempfile
+import urllib.request
+from pathlib import Path
+from uuid import uuid4
+
+from django.test import TransactionTestCase
+from prometheus_client import multiprocess
+from rest_framework.authtoken.models import Token
+
+from tests.concurrency import needs_postgresql, run_together
+from tests.factories import make_user
+from tests.observability.helpers import sample_value
+from tests.servers import Gunicorn, children_of, wait_for
+
+REQUESTS = 24
+
+
+def scrape(server):
+    with urllib.request.urlopen(server.url("/metrics"), timeout=10) as response:  # noqa: S310  loopback only
+        return response.read().decode()
+
+
+def created(text):
+    return sample_value(text, "http_responses_total", method="POST", status="201") or 0
+
+
+@needs_postgresql
+class MetricsAcrossWorkersTests(TransactionTestCase):
+    """/metrics sums what every gunicorn worker counted, dead ones included."""
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.directory = Path(folder.name)
+        (self.directory / "stale.db").write_bytes(b"")  # emptied when gunicorn starts
+        self.server = Gunicorn(
+            workers=4, env={"PROMETHEUS_MULTIPROC_DIR": str(self.directory)}
+        )
+        self.addCleanup(self.server.stop)
+        self.server.wait_until_ready()
+        self.token = Token.objects.create(user=make_user()).key
+
+    def post_orders(self):
+        def post():
+            body = json.dumps(
+                {"client_id": str(uuid4()), "product_id": 7, "quantity": 1}
+            ).encode()
+            request = urllib.request.Request(  # noqa: S310  loopback only
+                self.server.url("/api/orders/"),
+                data=body,
+                headers={
+                    "Authorization": f"Token {self.token}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": str(uuid4()),
+                },
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status
+
+        return run_together(post, threads=REQUESTS)
+
+    def per_worker(self):
+        """Return each worker file's count of 201 answers, read apart from the others."""
+        counts = {}
+        for path in self.directory.glob("counter_*.db"):
+            counts[path.name] = sum(
+                sample.value
+                for family in multiprocess.MultiProcessCollector.merge([str(path)])
+                for sample in family.samples
+                if sample.name == "http_responses_total"
+                and sample.labels == {"method": "POST", "status": "201"}
+            )
+        return {name: count for name, count in counts.items() if count}
+
+    def test_metrics_show_the_total_of_every_worker(self):
+        self.assertFalse((self.directory / "stale.db").exists())
+        before = created(scrape(self.server))
+        self.assertEqual(self.post_orders(), [201] * REQUESTS)
+        self.assertEqual(created(scrape(self.server)) - before, REQUESTS)
+        workers = self.per_worker()
+        self.assertEqual(sum(workers.values()), REQUESTS)
+        self.assertGreater(len(workers), 1, workers)
+
+    def test_the_counts_of_dead_workers_stay_in_the_total(self):
+        before = created(scrape(self.server))
+        self.assertEqual(self.post_orders(), [201] * REQUESTS)
+        old = set(children_of(self.server.process.pid))
+        self.server.kill_workers()
+        wait_for(
+            lambda: len(set(children_of(self.server.process.pid)) - old) == 4,
+            what="four new workers",
+        )
+        self.server.wait_until_ready()
+        self.assertEqual(created(scrape(self.server)) - before, REQUESTS)
