@@ -22,7 +22,7 @@ def scrape(server):
 
 
 def created(text):
-    return sample_value(text, "http_responses_total", method="POST", status="201") or 0
+    return sample_value(text, "idempotency_requests_total", outcome="created") or 0
 
 
 @needs_postgresql
@@ -61,15 +61,15 @@ class MetricsAcrossWorkersTests(TransactionTestCase):
         return run_together(post, threads=REQUESTS)
 
     def per_worker(self):
-        """Return each worker file's count of 201 answers, read apart from the others."""
+        """Return each worker file's count of keyed creates, read apart from the others."""
         counts = {}
         for path in self.directory.glob("counter_*.db"):
             counts[path.name] = sum(
                 sample.value
                 for family in multiprocess.MultiProcessCollector.merge([str(path)])
                 for sample in family.samples
-                if sample.name == "http_responses_total"
-                and sample.labels == {"method": "POST", "status": "201"}
+                if sample.name == "idempotency_requests_total"
+                and sample.labels == {"outcome": "created"}
             )
         return {name: count for name, count in counts.items() if count}
 
