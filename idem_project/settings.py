@@ -221,12 +221,22 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
     {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "name")},
     },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Shared by every worker process and host, so a throttle counts each client's
+# requests wherever they land. The table is created by core's migration.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "idem_cache",
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -279,6 +289,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
+    # Failed logins per client address at POST /api/auth/token/.
+    "DEFAULT_THROTTLE_RATES": {"login_failures": "10/minute"},
+    # Reverse proxies in front of the app that append to X-Forwarded-For; with
+    # 0 the throttle keys on the connection's address and ignores the header.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, form="a whole number of proxies"),
     "DEFAULT_PARSER_CLASSES": [
         # DRF's JSON parser but for JSON nested too deep to parse: 400, not 500.
         "core.parsers.JSONParser",

@@ -22,6 +22,7 @@ from django.core.exceptions import (
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
+from django.urls import Resolver404, resolve
 from rest_framework.throttling import BaseThrottle
 
 from idempotency import store
@@ -208,6 +209,19 @@ def replay_response(reply: store.Reply) -> HttpResponse:
     return response
 
 
+def _exempt(request: HttpRequest) -> bool:
+    """Return whether the view at the request's path sets ``idempotency_exempt``.
+
+    Such a view runs outside the layer's transaction, so what it writes on a
+    non-2xx reply (a failed login's count) is kept.
+    """
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return False
+    return getattr(getattr(view, "cls", None), "idempotency_exempt", False)
+
+
 class IdempotencyMiddleware:
     """Run each unsafe request under the layer in one transaction; keep 2xx only.
 
@@ -221,7 +235,7 @@ class IdempotencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not applies_to(request.method or "", request.path_info):
+        if not applies_to(request.method or "", request.path_info) or _exempt(request):
             return self.get_response(request)
         using = store.database_alias()
         with transaction.atomic(using=using):
