@@ -157,6 +157,27 @@ class GunicornDatabaseFailureTests(UnavailableAssertions, TransactionTestCase):
             status, _, body = send(url, headers=self.headers)
             self.assertEqual(status, 200, body)
 
+    def test_out_of_connections_is_503_and_the_next_request_after_succeeds(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if cursor.fetchone()[0]:
+                self.skipTest("a superuser ignores a database's connection limit")
+        url = self.server.url("/api/orders/")
+        name = connection.settings_dict["NAME"]
+        with connection.cursor() as cursor:
+            # This test's own connection is the one the database still allows.
+            cursor.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT 1')
+        self.addCleanup(self.lift_connection_limit, name)
+        self.terminate_the_servers_backends()
+        self.assert_unavailable(*send(url, headers=self.headers))
+        self.lift_connection_limit(name)
+        status, _, body = send(url, headers=self.headers)
+        self.assertEqual(status, 200, body)
+
+    def lift_connection_limit(self, name):
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
+
     def test_a_lock_held_past_the_statement_timeout_is_503_and_the_key_is_released(
         self,
     ):

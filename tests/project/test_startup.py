@@ -174,3 +174,20 @@ class ProductionSecretsTests(SimpleTestCase):
         output = result.stdout + result.stderr
         warnings = sorted(set(re.findall(r"\(([a-z_]+\.[EW]\d+)\)", output)))
         self.assertEqual(warnings, ["security.W004", "security.W008"])
+
+
+class GunicornConfigTests(SimpleTestCase):
+    def test_the_worker_timeout_outlasts_the_statement_timeout(self):
+        result = run(
+            [sys.executable, "-m", "gunicorn", "--print-config", "idem_project.wsgi"],
+            DATABASE_STATEMENT_TIMEOUT="4",
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        config = {
+            name.strip(): value.strip()
+            for name, _, value in (
+                line.partition("=") for line in result.stdout.splitlines()
+            )
+        }
+        self.assertEqual(config["timeout"], "24")
+        self.assertEqual(config["graceful_timeout"], "24")
