@@ -14,6 +14,7 @@ from accounts.models import User
 from core.database import database_unavailable
 from idempotency.models import IdempotencyKey
 from orders.models import Order
+from tests.concurrency import run_together
 from tests.factories import make_user, token_client
 from tests.servers import Gunicorn, database_url, free_port
 
@@ -156,6 +157,20 @@ class GunicornDatabaseFailureTests(UnavailableAssertions, TransactionTestCase):
         for _ in range(8):
             status, _, body = send(url, headers=self.headers)
             self.assertEqual(status, 200, body)
+
+    def test_each_sync_worker_holds_one_connection(self):
+        url = self.server.url("/api/orders/")
+        outcomes = run_together(
+            lambda: [send(url, headers=self.headers)[0] for _ in range(4)], threads=8
+        )
+        self.assertEqual(outcomes, [[200] * 4] * 8)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            self.assertLessEqual(cursor.fetchone()[0], self.server.workers)
 
     def test_out_of_connections_is_503_and_the_next_request_after_succeeds(self):
         with connection.cursor() as cursor:
