@@ -274,7 +274,6 @@ EMAIL_BACKEND = env_str(
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>")
 
-
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int(
         "IDEMPOTENCY_KEY_TTL", 24 * 60 * 60, form="a whole number of seconds", minimum=1
