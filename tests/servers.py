@@ -16,6 +16,7 @@ from django.db import connection
 
 SERVER_SECRET_KEY = "test-server-secret-key-" + "x" * 40
 SERVER_WEBHOOK_SECRET = "test-server-webhook-secret"
+SERVER_APPLICATION_NAME = "idem-test-server"
 
 
 def free_port():
@@ -73,6 +74,8 @@ class Gunicorn:
             "SECRET_KEY": SERVER_SECRET_KEY,
             "WEBHOOK_SECRET": SERVER_WEBHOOK_SECRET,
             "SECURE_COOKIES": "0",
+            # libpq names the server's connections, so a test can find them.
+            "PGAPPNAME": SERVER_APPLICATION_NAME,
             "ALLOWED_HOSTS": "127.0.0.1",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             **(env or {}),

@@ -9,6 +9,7 @@ from uuid import uuid4
 import psycopg
 from django.db import OperationalError, connection
 from django.test import Client, SimpleTestCase, TransactionTestCase
+from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from core.database import database_unavailable
@@ -16,7 +17,12 @@ from idempotency.models import IdempotencyKey
 from orders.models import Order
 from tests.concurrency import run_together
 from tests.factories import make_user, token_client
-from tests.servers import Gunicorn, database_url, free_port
+from tests.servers import (
+    SERVER_APPLICATION_NAME,
+    Gunicorn,
+    database_url,
+    free_port,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -137,15 +143,14 @@ class GunicornDatabaseFailureTests(UnavailableAssertions, TransactionTestCase):
         self.addCleanup(self.server.stop)
         self.server.wait_until_ready()
         user = make_user()
-        from rest_framework.authtoken.models import Token
-
         self.headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
 
     def terminate_the_servers_backends(self):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " WHERE datname = current_database() AND application_name = %s",
+                [SERVER_APPLICATION_NAME],
             )
             return cursor.fetchone()[0]
 
@@ -168,7 +173,8 @@ class GunicornDatabaseFailureTests(UnavailableAssertions, TransactionTestCase):
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " WHERE datname = current_database() AND application_name = %s",
+                [SERVER_APPLICATION_NAME],
             )
             self.assertLessEqual(cursor.fetchone()[0], self.server.workers)
 
