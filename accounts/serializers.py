@@ -1,9 +1,11 @@
 """Input and output shapes of the accounts API."""
 
-from django.contrib.auth import authenticate
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.exceptions import BadCredentials
 from accounts.models import User
 
 
@@ -24,6 +26,15 @@ class UserCreateSerializer(serializers.Serializer):
         max_length=128, required=False, allow_null=True, trim_whitespace=False
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Apply AUTH_PASSWORD_VALIDATORS; their messages are errors on ``password``."""
+        user = User(email=attrs["email"], name=attrs["name"])
+        try:
+            validate_password(attrs["password"], user=user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": exc.messages}) from exc
+        return attrs
+
 
 class UserSerializer(serializers.ModelSerializer):
     """A user as the API shows it; never the password."""
@@ -41,18 +52,6 @@ class TokenCreateSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
-
-    def validate(self, attrs: dict) -> dict:
-        """Authenticate the credentials; raise BadCredentials when they do not match."""
-        user = authenticate(
-            request=self.context.get("request"),
-            email=attrs["email"],
-            password=attrs["password"],
-        )
-        if user is None:
-            raise BadCredentials
-        attrs["user"] = user
-        return attrs
 
 
 class TokenSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """Sign-up, the user list and the token endpoint."""
 
+from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -8,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.exceptions import BadCredentials
 from accounts.models import User
 from accounts.serializers import (
     TokenCreateSerializer,
@@ -16,7 +18,9 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.services import user_sign_up
+from accounts.throttles import LoginFailureThrottle
 from core.responses import create_response
+from idempotency.drf import IdempotencyGate
 
 
 class UserViewSet(
@@ -61,16 +65,24 @@ class TokenView(APIView):
     """Exchange an e-mail and password for an API token.
 
     The reply is a credential: the view opts out of idempotency records.
+    Failed attempts are throttled per client address (429 with Retry-After).
     """
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    # Setting throttle_classes replaces DRF's default list: the key layer's
+    # gate stays in it, as in every view.
+    throttle_classes = [IdempotencyGate, LoginFailureThrottle]
     idempotency_exempt = True
     serializer_class = TokenCreateSerializer
 
     @extend_schema(request=TokenCreateSerializer, responses={200: TokenSerializer})
     def post(self, request: Request) -> Response:
-        params = TokenCreateSerializer(data=request.data, context={"request": request})
+        params = TokenCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=params.validated_data["user"])
+        user = authenticate(request=request, **params.validated_data)
+        if user is None:
+            LoginFailureThrottle().record_failure(request)
+            raise BadCredentials
+        token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key}, status=status.HTTP_200_OK)

@@ -92,7 +92,8 @@ def django_env(
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         SECRET_KEY=secret_key,
-        WEBHOOK_SECRET=secret_key,
+        # DEBUG=0 refuses the development webhook secret; no webhook is sent.
+        WEBHOOK_SECRET=secret_key + "-webhook",
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(media_root),
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",

@@ -11,16 +11,21 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.exceptions import PayloadTooLarge
+from core.database import database_unavailable
+from core.exceptions import PayloadTooLarge, ServiceUnavailable
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Delegate to DRF, then put the stable ``code`` beside every ``detail``.
 
     Django's own request-size errors are bad input, not bugs: like DRF does for
-    ``Http404``, they become the API errors a client can act on (413, 400).
+    ``Http404``, they become the API errors a client can act on (413, 400). So
+    does a database that cannot serve the request now (503, with Retry-After);
+    any other database error stays a bug.
     """
-    if isinstance(exc, RequestDataTooBig):
+    if database_unavailable(exc):
+        exc = ServiceUnavailable()
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         exc = ParseError(str(exc))

@@ -19,3 +19,16 @@ class ClientIdMismatch(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "client_id_mismatch"
     default_detail = _("This client_id was already used with a different payload.")
+
+
+class ServiceUnavailable(APIException):
+    """The database is unreachable, restarting, out of connections, or too slow.
+
+    Nothing was written: the request's transaction rolled back. The client may
+    send the same request again after ``Retry-After`` seconds.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = _("The service is unavailable for a moment; try again shortly.")
+    wait = 5  # seconds; DRF's handler turns it into Retry-After

@@ -1,9 +1,9 @@
-"""ASGI entry point."""
-
-import os
+"""ASGI entry point: ``uvicorn idem_project.asgi:application``."""
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
+from idem_project.startup import settings_or_exit
+
+settings_or_exit()
 
 application = get_asgi_application()

@@ -24,6 +24,9 @@ class Router(routers.DefaultRouter):
     APIRootView = APIRootView
 
 
+# Errors no view handled answer JSON; a database failure there is a 503.
+handler500 = "core.views.server_error"
+
 router = Router()
 router.register("users", UserViewSet, basename="user")
 router.register("photos", PhotoViewSet, basename="photo")

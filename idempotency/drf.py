@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
+from django.urls import Resolver404, resolve
 from rest_framework.throttling import BaseThrottle
 
 from idempotency import metrics, store
@@ -281,6 +282,19 @@ def replay_response(reply: Reply) -> HttpResponse:
     return response
 
 
+def _exempt(request: HttpRequest) -> bool:
+    """Return whether the view at the request's path sets ``idempotency_exempt``.
+
+    Such a view runs outside the layer's transaction, so what it writes on a
+    non-2xx reply (a failed login's count) is kept.
+    """
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return False
+    return getattr(getattr(view, "cls", None), "idempotency_exempt", False)
+
+
 class IdempotencyMiddleware:
     """Run each view under the layer in one transaction with its key; keep 2xx only.
 
@@ -319,7 +333,11 @@ class IdempotencyMiddleware:
         kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
         """Run the view in the layer's transaction, or leave it to Django."""
-        if not applies_to(request.method or "", request.path_info):
+        if not applies_to(request.method or "", request.path_info) or getattr(
+            getattr(view, "cls", None), "idempotency_exempt", False
+        ):
+            # An exempt view runs outside the layer's transaction, so what it
+            # writes on a non-2xx reply (a failed login's count) is kept.
             return None
         return _run_view(request, view, args, kwargs)
 

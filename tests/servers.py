@@ -14,6 +14,10 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+SERVER_SECRET_KEY = "test-server-secret-key-" + "x" * 40
+SERVER_WEBHOOK_SECRET = "test-server-webhook-secret"
+SERVER_APPLICATION_NAME = "idem-test-server"
+
 
 def free_port():
     with socket.socket() as sock:
@@ -66,6 +70,12 @@ class Gunicorn:
             "DATABASE_URL": database_url(),
             "DATABASE_POOL_SIZE": "2",
             "DEBUG": "0",
+            # DEBUG=0 refuses the development secrets.
+            "SECRET_KEY": SERVER_SECRET_KEY,
+            "WEBHOOK_SECRET": SERVER_WEBHOOK_SECRET,
+            "SECURE_COOKIES": "0",
+            # libpq names the server's connections, so a test can find them.
+            "PGAPPNAME": SERVER_APPLICATION_NAME,
             "ALLOWED_HOSTS": "127.0.0.1",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             **(env or {}),
@@ -89,10 +99,9 @@ class Gunicorn:
             str(workers),
             "-b",
             f"127.0.0.1:{self.port}",
+            # The worker timeout comes from gunicorn.conf.py.
             "--graceful-timeout",
             "2",
-            "--timeout",
-            "60",
         ]
 
     def worker_pids(self):

@@ -159,7 +159,7 @@ class SignUpBadInputTests(TestCase):
                 {
                     "email": "a@example.com",
                     "name": "A",
-                    "password": "pw",
+                    "password": "correct horse battery",
                     "client_id": "x" * 129,
                 },
                 "client_id",
@@ -168,13 +168,17 @@ class SignUpBadInputTests(TestCase):
                 {
                     "email": "a@example.com",
                     "name": "A",
-                    "password": "pw",
+                    "password": "correct horse battery",
                     "client_id": "",
                 },
                 "client_id",
             ),
             "NUL in name": (
-                {"email": "a@example.com", "name": "a\x00b", "password": "pw"},
+                {
+                    "email": "a@example.com",
+                    "name": "a\x00b",
+                    "password": "correct horse battery",
+                },
                 "name",
             ),
         }
@@ -207,7 +211,7 @@ class SignUpBadInputTests(TestCase):
             {
                 "email": "a@example.com",
                 "name": "x" * (2 * 1024 * 1024),
-                "password": "pw",
+                "password": "correct horse battery",
             }
         )
         response = self.client.post(
@@ -252,7 +256,7 @@ class SignUpRaceTests(TransactionTestCase):
         body = {
             "email": "race@example.com",
             "name": "R",
-            "password": "pw",
+            "password": "correct horse battery",
             "client_id": "c-race",
         }
         statuses = run_together(self.post(body), threads=16)
@@ -261,7 +265,11 @@ class SignUpRaceTests(TransactionTestCase):
         self.assertEqual(len(mail.outbox), 1)
 
     def test_concurrent_sign_ups_with_one_email_and_no_client_id_make_one_user(self):
-        body = {"email": "race@example.com", "name": "R", "password": "pw"}
+        body = {
+            "email": "race@example.com",
+            "name": "R",
+            "password": "correct horse battery",
+        }
         statuses = run_together(self.post(body), threads=16)
         self.assertEqual(sorted(statuses), [201] + [400] * 15)
         self.assertEqual(User.objects.count(), 1)
