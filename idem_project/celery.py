@@ -6,11 +6,16 @@ at a time. Every consumer is idempotent, so a message delivered twice has one
 effect.
 """
 
-import os
-
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
+from idem_project.startup import settings_or_exit
+
+# Every entry point (manage.py, gunicorn, uvicorn, the worker, the scheduler)
+# imports this package, and so this module, first: a wrong environment value
+# stops each of them here with one line naming the variable. 4 is what
+# gunicorn reads as "the application failed to load": its master stops
+# instead of starting workers again and again.
+settings_or_exit(exit_code=4)
 
 app = Celery("idem_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")

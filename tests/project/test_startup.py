@@ -134,6 +134,15 @@ class WrongEnvironmentValueTests(SimpleTestCase):
         )
         self.assert_one_line(result, "IDEMPOTENCY_KEY_TTL")
 
+    def test_a_wrong_value_stops_the_celery_worker_and_scheduler(self):
+        for process in ("worker", "beat"):
+            with self.subTest(process=process):
+                result = run(
+                    [sys.executable, "-m", "celery", "-A", "idem_project", process],
+                    IDEMPOTENCY_KEY_TTL="abc",
+                )
+                self.assert_one_line(result, "IDEMPOTENCY_KEY_TTL")
+
 
 class ProductionSecretsTests(SimpleTestCase):
     def refusal(self, **env):
