@@ -11,12 +11,11 @@ it is put back on the queue after a pause, to be applied later.
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections
 from kombu import Producer, Queue
 from kombu.message import Message
 from rest_framework.exceptions import ParseError, ValidationError
@@ -49,29 +48,6 @@ def dead_queue() -> Queue:
     return Queue(name, routing_key=name, durable=True)
 
 
-def _release_database_connections() -> None:
-    """Close this process's database connections and pools.
-
-    Run in the worker's main process right before it forks a pool process:
-    a child must not inherit a connection, or a pool of them, that the
-    parent keeps using.
-    """
-    for connection in connections.all(initialized_only=True):
-        connection.close()
-        if connection.settings_dict["OPTIONS"].get("pool"):
-            connection.close_pool()
-
-
-_fork_hook_registered = False
-
-
-def _register_fork_hook() -> None:
-    global _fork_hook_registered
-    if not _fork_hook_registered:
-        os.register_at_fork(before=_release_database_connections)
-        _fork_hook_registered = True
-
-
 class PaymentEventsConsumer:
     """Apply each payment event of the queue once; send the malformed ones aside."""
 
@@ -80,8 +56,6 @@ class PaymentEventsConsumer:
         self.dead = dead_queue()
         self.producer = Producer(channel)
         self.failures = 0
-        # The worker's main process now uses the database between forks.
-        _register_fork_hook()
 
     def on_message(self, message: Message) -> None:
         """Apply, or send aside, one message; acknowledge it unless the database failed."""

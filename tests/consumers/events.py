@@ -22,8 +22,8 @@ def queue(name=QUEUE):
     return kombu.Queue(name, routing_key=name, durable=True)
 
 
-def publish(conn, body, *, sig="sign", headers=None, times=1):
-    """Publish ``body`` to payment-events; ``sig`` "sign" signs it, None sends none."""
+def publish(conn, body, *, sig="sign", headers=None, times=1, to=QUEUE):
+    """Publish ``body`` to queue ``to``; ``sig`` "sign" signs it, None sends none."""
     if not isinstance(body, bytes):
         body = encode(body)
     headers = dict(headers or {})
@@ -35,12 +35,12 @@ def publish(conn, body, *, sig="sign", headers=None, times=1):
     for _ in range(times):
         producer.publish(
             body,
-            routing_key=QUEUE,
+            routing_key=to,
             headers=headers,
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode="persistent",
-            declare=[queue()],
+            declare=[queue(to)],
         )
 
 

@@ -1,6 +1,10 @@
 import random
+import tempfile
+import unittest
+from pathlib import Path
 
-from django.db import transaction
+import kombu
+from django.db import connection, transaction
 from django.test import TransactionTestCase
 
 from orders.models import Order, OrderEvent
@@ -158,3 +162,42 @@ class PaymentEventsConsumerTests(TransactionTestCase):
         self.stop_workers()
         self.assertEqual(ready_count(self.conn, QUEUE), 0)
         self.assertEqual(ready_count(self.conn, DEAD), 0)
+
+
+@unittest.skipUnless(
+    connection.vendor == "postgresql",
+    "needs PostgreSQL: the worker is another process and shares the test database",
+)
+class FilesystemTransportTests(TransactionTestCase):
+    """Without CELERY_BROKER_URL the worker reads payment-events from kombu's files."""
+
+    def test_a_signed_event_on_the_filesystem_transport_is_applied(self):
+        var = tempfile.TemporaryDirectory()
+        self.addCleanup(var.cleanup)
+        folders = {
+            name: Path(var.name, "broker", name) for name in ("queue", "control")
+        }
+        for folder in folders.values():
+            folder.mkdir(parents=True)
+        order = make_order()
+        worker = CeleryWorker("filesystem://", env={"VAR_DIR": var.name})
+        self.addCleanup(worker.stop)
+        worker.wait_until_ready()
+        options = {
+            "data_folder_in": str(folders["queue"]),
+            "data_folder_out": str(folders["queue"]),
+            "control_folder": str(folders["control"]),
+        }
+        with kombu.Connection("filesystem://", transport_options=options) as conn:
+            publish(conn, b"[]")
+            publish(conn, payment_succeeded(order.pk, event_id="evt_files"))
+            wait_for(
+                lambda: WebhookEvent.objects.filter(event_id="evt_files").exists(),
+                timeout=60,
+                what="event applied",
+            )
+            worker.stop()
+            dead = drain(conn, DEAD)
+        self.assertEqual([body_of(m) for m in dead], [b"[]"])
+        order.refresh_from_db()
+        self.assertEqual(order.status, "completed")
