@@ -35,11 +35,11 @@ class PaymentEventsConsumerTests(TransactionTestCase):
         self.addCleanup(self.conn.release)
         self.workers = []
 
-    def start_worker(self, **options):
+    def start_worker(self, *, ready=True, **options):
         worker = CeleryWorker(self.broker.url, **options)
         self.workers.append(worker)
         self.addCleanup(worker.stop)
-        return worker.wait_until_ready()
+        return worker.wait_until_ready() if ready else worker
 
     def stop_workers(self):
         for worker in self.workers:
@@ -140,8 +140,9 @@ class PaymentEventsConsumerTests(TransactionTestCase):
         rng = random.Random(16)  # noqa: S311  a fixed, repeatable stream
         stream = events + rng.choices(events, k=60)
         rng.shuffle(stream)
-        for _ in range(4):
-            self.start_worker()
+        # Started together, then waited for: each takes seconds to boot.
+        for worker in [self.start_worker(ready=False) for _ in range(4)]:
+            worker.wait_until_ready()
         for event in stream:
             publish(self.conn, event)
 
