@@ -1,4 +1,5 @@
 import random
+import re
 import tempfile
 import unittest
 from pathlib import Path
@@ -7,10 +8,12 @@ import kombu
 from django.db import connection, transaction
 from django.test import TransactionTestCase
 
+from idem_project.celery import app
 from orders.models import Order, OrderEvent
 from tests.consumers.events import (
     DEAD,
     QUEUE,
+    backends,
     body_of,
     drain,
     lock_waits,
@@ -133,6 +136,35 @@ class PaymentEventsConsumerTests(TransactionTestCase):
         self.assertEqual(history(order), ["pending", "processing", "completed"])
         self.stop_workers()
         self.assertEqual(ready_count(self.conn, QUEUE), 0)
+
+    def test_a_pool_process_replaced_after_events_shares_no_connection(self):
+        """The consumer used the database in the main process before the fork.
+
+        Without care the new pool process would inherit the main process's
+        pooled connections and talk over the same socket; its connection must
+        be a backend of its own.
+        """
+        orders = [make_order() for _ in range(2)]
+        worker = self.start_worker(include=["tests.consumers.tasks"])
+        publish(self.conn, payment_succeeded(orders[0].pk, event_id="evt_fork_1"))
+        self.wait_for_event("evt_fork_1")
+        main_backends = backends()
+        (old_pid,) = worker.pool_pids()
+        worker.kill_pool()
+        wait_for(
+            lambda: worker.pool_pids() and worker.pool_pids() != [old_pid],
+            timeout=60,
+            what="a new pool process",
+        )
+        task = app.send_task("tests.consumers.tasks.backend_pid", connection=self.conn)
+        done = re.compile(rf"backend_pid\[{task.id}\] succeeded in [0-9.e-]+s: (\d+)")
+        match = wait_for(lambda: done.search(worker.output()), 60, "the task run")
+        self.assertNotIn(int(match.group(1)), main_backends)
+        publish(self.conn, payment_succeeded(orders[1].pk, event_id="evt_fork_2"))
+        self.wait_for_event("evt_fork_2")
+        for order in orders:
+            order.refresh_from_db()
+            self.assertEqual(order.status, "completed")
 
     def test_four_workers_with_thirty_percent_duplicates_apply_each_event_once(self):
         orders = [make_order() for _ in range(140)]
