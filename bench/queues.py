@@ -6,10 +6,12 @@ and the local RabbitMQ (a virtual host of its own, deleted at the end):
     export DATABASE_URL=postgres://root@127.0.0.1:5432/idem_bench
     .venv/bin/python bench/queues.py --messages 1000 --rounds 3
 
-One worker with two pool processes runs both tasks. Each round publishes
-``--messages`` messages of one task and times from the first publish until the
-last message's effect is in the database. Rounds alternate A B B A, so a drift
-of the machine's load weighs on both; the figures are the medians.
+One worker with two pool processes runs three tasks with one insert as their
+effect: alone, alone in a transaction, and under ``@idempotent``. Each round
+publishes ``--messages`` messages of one task and times from the first
+publish until the last message's effect is in the database. Rounds run
+A B C, then C B A, so a drift of the machine's load weighs on all; the figures
+are the medians, and the dedupe's ratio to each.
 """
 
 import argparse
@@ -29,16 +31,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
 django.setup()
 
+from django.db import transaction  # noqa: E402
+
 from idempotency.functions import idempotent  # noqa: E402
 from orders.models import OrderEvent  # noqa: E402
 
 PLAIN, DEDUPED = "bench.queues.apply_plain", "bench.queues.apply_deduped"
+ATOMIC = "bench.queues.apply_atomic"
+TASKS = (PLAIN, ATOMIC, DEDUPED)
 
 
 @shared_task(name=PLAIN)
 def apply_plain(message_id: str, order_id: int) -> int:
     """Apply a message with no dedupe: the effect alone, one insert."""
     return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+
+
+@shared_task(name=ATOMIC)
+def apply_atomic(message_id: str, order_id: int) -> int:
+    """Apply a message with no dedupe, in a transaction as the decorator opens one."""
+    with transaction.atomic():
+        return OrderEvent.objects.create(order_id=order_id, status="pending").pk
 
 
 @shared_task(name=DEDUPED)
@@ -100,11 +113,10 @@ def main() -> None:
     try:
         worker.wait_until_ready()
         with app.connection_for_write(broker.url) as conn:
-            run_round(app, conn, PLAIN, order, 100)  # warm up both tasks
-            run_round(app, conn, DEDUPED, order, 100)
+            for task in TASKS:  # warm up every task
+                run_round(app, conn, task, order, 100)
             for n in range(args.rounds):
-                pair = (PLAIN, DEDUPED) if n % 2 == 0 else (DEDUPED, PLAIN)
-                for task in pair:
+                for task in TASKS if n % 2 == 0 else TASKS[::-1]:
                     done = run_round(app, conn, task, order, args.messages)
                     rounds.append(done)
                     print(f"{task:28} {done.messages:6} msgs {done.per_second:8.1f}/s")
@@ -113,11 +125,11 @@ def main() -> None:
         broker.delete()
     medians = {
         task: statistics.median(r.per_second for r in rounds if r.task == task)
-        for task in (PLAIN, DEDUPED)
+        for task in TASKS
     }
-    ratio = medians[DEDUPED] / medians[PLAIN]
-    print(f"median without dedupe: {medians[PLAIN]:.1f} msg/s")
-    print(f"median with dedupe:    {medians[DEDUPED]:.1f} msg/s ({ratio:.2f}x)")
+    for task in TASKS:
+        ratio = medians[DEDUPED] / medians[task]
+        print(f"median {task:28} {medians[task]:7.1f} msg/s (dedupe: {ratio:.2f}x)")
 
 
 if __name__ == "__main__":
