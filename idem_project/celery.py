@@ -28,3 +28,5 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 app.autodiscover_tasks()
+# The payment-events queue's consumer, inside every worker.
+app.steps["consumer"].add("consumers.steps:PaymentEventsStep")

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
     "observability",
+    "consumers",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "control"):
         (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The worker reads signed payment events from this durable queue, and puts the
+# messages that are not signed events on the second one.
+PAYMENT_EVENTS_QUEUE = "payment-events"
+PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int(

@@ -1,5 +1,6 @@
 """The idempotency app's settings: one object, documented defaults, read in one place."""
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -58,3 +59,15 @@ def _reload(*, setting: str, **_: Any) -> None:
 
 # A module-level function: the signal holds its receivers weakly.
 setting_changed.connect(_reload)
+
+
+def fingerprint_secret() -> bytes:
+    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt.
+
+    Changing SECRET_KEY changes every fingerprint: a retry of a key stored
+    before the change answers 422 until the key expires.
+    """
+    # The salt sets this key apart from Django's own uses of SECRET_KEY.
+    return hashlib.sha256(
+        ("idempotency.fingerprint" + settings.SECRET_KEY).encode()
+    ).digest()

@@ -25,7 +25,7 @@ from django.urls import Resolver404, resolve
 from rest_framework.throttling import BaseThrottle
 
 from idempotency import metrics, store
-from idempotency.conf import idempotency_settings
+from idempotency.conf import fingerprint_secret, idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
 from idempotency.fingerprint import (
     FilePart,
@@ -51,8 +51,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # transaction, by the gate when the request claimed its key.
 _GUARDED_ATTR = "_idempotency_guarded"
 _ATTEMPT_ATTR = "_idempotency_attempt"
-# Derives the fingerprints' key from SECRET_KEY, apart from Django's own uses of it.
-_FINGERPRINT_SALT = "idempotency.fingerprint"
 
 
 class _Replay(Exception):
@@ -79,15 +77,6 @@ def principal_of(user: Any) -> str:
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
         return store.ANONYMOUS_PRINCIPAL
     return store.user_principal(user.pk)
-
-
-def fingerprint_secret() -> bytes:
-    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt.
-
-    Changing SECRET_KEY changes every fingerprint: a retry of a key stored
-    before the change answers 422 until the key expires.
-    """
-    return hashlib.sha256((_FINGERPRINT_SALT + settings.SECRET_KEY).encode()).digest()
 
 
 def _file_digest(upload: Any) -> str:

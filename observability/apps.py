@@ -11,5 +11,3 @@ class ObservabilityConfig(AppConfig):
 
     def ready(self) -> None:
         from observability import checks, metrics  # noqa: F401  registers both
-
-        metrics.expose_known_outcomes()

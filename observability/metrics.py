@@ -6,8 +6,6 @@ shares ``PROMETHEUS_MULTIPROC_DIR`` (see docs/observability.md).
 
 from prometheus_client import Counter
 
-from idempotency.metrics import REQUESTS
-
 OUTBOX_MESSAGES = Counter(
     "outbox_messages",
     "Outbox messages, by topic and outcome.",
@@ -25,24 +23,8 @@ HTTP_RESPONSES = Counter(
     ["method", "status"],
 )
 
-#: The outcomes of the key layer, exposed at 0 before the first of each.
-IDEMPOTENCY_OUTCOMES = (
-    "created",
-    "replayed",
-    "mismatch",
-    "in_use",
-    "invalid",
-    "required",
-    "released",
-)
 # Any other method is counted as "other", so a client cannot add label values.
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
-
-
-def expose_known_outcomes() -> None:
-    """Create every outcome's series of the key layer's counter, at 0."""
-    for outcome in IDEMPOTENCY_OUTCOMES:
-        REQUESTS.labels(outcome=outcome)
 
 
 def count_response(*, method: str, status: int) -> None:

@@ -69,7 +69,7 @@ class Broker:
 class CeleryWorker:
     """``celery -A idem_project worker`` with its pool, on the test database."""
 
-    def __init__(self, broker_url, *, concurrency=1, env=None, beat=False):
+    def __init__(self, broker_url, *, concurrency=1, env=None, beat=False, include=()):
         self.log = tempfile.NamedTemporaryFile(suffix=".log")  # noqa: SIM115  closed by stop()
         env = {
             **os.environ,
@@ -99,6 +99,8 @@ class CeleryWorker:
         ]
         if beat:
             command.append("--beat")
+        if include:
+            command += ["--include", ",".join(include)]
         self.process = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
@@ -129,6 +131,12 @@ class CeleryWorker:
         """SIGKILL every pool process, as a machine losing them would."""
         for pid in self.pool_pids():
             os.kill(pid, signal.SIGKILL)
+
+    def kill(self):
+        """SIGKILL the pool and the main process, as a machine losing power would."""
+        self.kill_pool()
+        self.process.kill()
+        self.process.wait(timeout=10)
 
     def stop(self):
         if self.process.poll() is None:

@@ -16,8 +16,15 @@ class WebhookEventAdmin(admin.ModelAdmin):
     Deleting an event would let its next redelivery be processed again.
     """
 
-    list_display = ["event_id", "type", "outcome", "received_at", "redeliveries"]
-    list_filter = ["type", "outcome", "received_at"]
+    list_display = [
+        "event_id",
+        "type",
+        "outcome",
+        "source",
+        "received_at",
+        "redeliveries",
+    ]
+    list_filter = ["type", "outcome", "source", "received_at"]
     search_fields = ["event_id"]
     date_hierarchy = "received_at"
     fields = [
@@ -25,6 +32,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "type",
         "outcome",
         "reason",
+        "source",
         "received_at",
         "redeliveries",
         "payload_json",

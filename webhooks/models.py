@@ -22,6 +22,10 @@ class WebhookEvent(models.Model):
         ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
         UNKNOWN_TYPE = "unknown_type", _("Unknown type")
 
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", _("Webhook")
+        BROKER = "broker", _("Broker")
+
     event_id = models.CharField(_("event id"), max_length=255)
     type = models.CharField(_("type"), max_length=255)
     payload = models.JSONField(_("payload"))
@@ -33,6 +37,13 @@ class WebhookEvent(models.Model):
         default=Outcome.RECEIVED,
     )
     reason = models.TextField(_("reason"), blank=True)
+    source = models.CharField(
+        _("source"),
+        max_length=16,
+        choices=Source.choices,
+        default=Source.WEBHOOK,
+        help_text=_("How the first delivery came: the webhook or the broker."),
+    )
     redeliveries = models.PositiveIntegerField(
         _("redeliveries"),
         default=0,

@@ -1,16 +1,19 @@
-"""Receiving a payment event: record it once, then drive the order state machine."""
+"""Receiving a payment event: check it, record it once, drive the order state machine."""
 
 import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from orders.exceptions import InvalidTransition
 from orders.models import Order
 from webhooks.models import WebhookEvent
+from webhooks.serializers import PaymentEventSerializer, event_body_parse
+from webhooks.signatures import signature_verify
 
 logger = logging.getLogger(__name__)
 
@@ -62,29 +65,32 @@ HANDLERS: dict[str, Callable[..., tuple[str, str]]] = {
 
 
 def payment_event_receive(
-    *, event_id: str, event_type: str, payload: dict[str, Any]
+    *,
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    source: str = WebhookEvent.Source.WEBHOOK,
 ) -> tuple[WebhookEvent, bool]:
     """Record the event and apply its effect once; return ``(event, created)``.
 
     The insert and the effect commit in one transaction. A concurrent delivery
-    of the same event waits on the unique index for that transaction, then finds
-    the row: it returns the stored event with ``created`` False and applies
-    nothing, counting itself as a redelivery. Unknown types are recorded only.
+    of the same event waits on the unique index for that transaction, then
+    fails to insert: it returns the stored event with ``created`` False and
+    applies nothing, counting itself as a redelivery. Unknown types are
+    recorded only. ``source`` says how the first delivery came.
     """
     with transaction.atomic():
-        event, created = WebhookEvent.objects.get_or_create(
-            event_id=event_id, defaults={"type": event_type, "payload": payload}
-        )
-        if not created:
-            WebhookEvent.objects.filter(pk=event.pk).update(
-                redeliveries=F("redeliveries") + 1
-            )
-            if (event.type, event.payload) != (event_type, payload):
-                logger.warning(
-                    "Payment event %s redelivered with other content; kept the first.",
-                    event_id,
+        try:
+            # Insert first, in a savepoint, as get_or_create does after its
+            # read: a first delivery, the usual case, costs one statement.
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    event_id=event_id, type=event_type, payload=payload, source=source
                 )
-            return event, False
+        except IntegrityError:
+            return _redelivery(
+                event_id=event_id, event_type=event_type, payload=payload
+            )
         handler = HANDLERS.get(event_type)
         if handler is None:
             outcome, reason = Outcome.UNKNOWN_TYPE, f"No handler for {event_type!r}."
@@ -94,3 +100,42 @@ def payment_event_receive(
         event.save(update_fields=["outcome", "reason"])
     logger.info("Payment event %s (%s): %s", event_id, event_type, outcome)
     return event, True
+
+
+def _redelivery(
+    *, event_id: str, event_type: str, payload: dict[str, Any]
+) -> tuple[WebhookEvent, bool]:
+    """Count a delivery of an event already recorded; return ``(event, False)``."""
+    WebhookEvent.objects.filter(event_id=event_id).update(
+        redeliveries=F("redeliveries") + 1
+    )
+    event = WebhookEvent.objects.get(event_id=event_id)
+    if (event.type, event.payload) != (event_type, payload):
+        logger.warning(
+            "Payment event %s redelivered with other content; kept the first.",
+            event_id,
+        )
+    return event, False
+
+
+def payment_event_accept(
+    *, body: bytes, signature: str | None, source: str
+) -> tuple[WebhookEvent, bool]:
+    """Check a signed event body, then receive it; return ``(event, created)``.
+
+    The webhook's view and the broker's consumer both call this, so an event
+    is checked and applied the same way whichever way it came. Raise
+    InvalidSignature when ``signature`` does not sign ``body`` with
+    ``WEBHOOK_SECRET``, ParseError when the body is not strict JSON, and
+    ValidationError when it is not an event ``{id, type, data}``; nothing is
+    stored then.
+    """
+    signature_verify(body=body, header=signature, secret=settings.WEBHOOK_SECRET)
+    params = PaymentEventSerializer(data=event_body_parse(body))
+    params.is_valid(raise_exception=True)
+    return payment_event_receive(
+        event_id=params.validated_data["id"],
+        event_type=params.validated_data["type"],
+        payload=params.initial_data,
+        source=source,
+    )

@@ -20,6 +20,7 @@ class WebhookEventAdminTests(TestCase):
             type="payment.refunded",
             payload={"id": "evt_admin_2", "type": "payment.refunded"},
             outcome=WebhookEvent.Outcome.UNKNOWN_TYPE,
+            source=WebhookEvent.Source.BROKER,
         )
 
     def setUp(self):
@@ -31,6 +32,7 @@ class WebhookEventAdminTests(TestCase):
             "all": ("", ["evt_admin_1", "evt_admin_2"]),
             "by type": ("?type=payment.refunded", ["evt_admin_2"]),
             "by outcome": ("?outcome=order_not_found", ["evt_admin_1"]),
+            "by source": ("?source=broker", ["evt_admin_2"]),
             "search by event id": ("?q=evt_admin_2", ["evt_admin_2"]),
         }
         for name, (query, shown) in cases.items():

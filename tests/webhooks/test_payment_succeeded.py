@@ -38,6 +38,7 @@ class PaymentSucceededTests(TestCase):
         self.assertEqual(order.status, "completed")
         self.assertEqual(history(order), ["pending", "processing", "completed"])
         stored = WebhookEvent.objects.get()
+        self.assertEqual(stored.source, "webhook")
         self.assertEqual(
             (stored.event_id, stored.type, stored.payload, stored.outcome),
             ("evt_first", "payment.succeeded", event, "processed"),

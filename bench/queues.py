@@ -1,0 +1,136 @@
+"""Published-to-applied throughput of a Celery task, with and without ``@idempotent``.
+
+Run from the project root against a PostgreSQL database the bench may write to
+and the local RabbitMQ (a virtual host of its own, deleted at the end):
+
+    export DATABASE_URL=postgres://root@127.0.0.1:5432/idem_bench
+    .venv/bin/python bench/queues.py --messages 1000 --rounds 3
+
+One worker with two pool processes runs three tasks with one insert as their
+effect: alone, alone in a transaction, and under ``@idempotent``. Each round
+publishes ``--messages`` messages of one task and times from the first
+publish until the last message's effect is in the database. Rounds run
+A B C, then C B A, so a drift of the machine's load weighs on all; the figures
+are the medians, and the dedupe's ratio to each.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import django
+from celery import shared_task
+
+# Run as a script and imported by the worker (``--include bench.queues``).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
+django.setup()
+
+from django.db import transaction  # noqa: E402
+
+from idempotency.functions import idempotent  # noqa: E402
+from orders.models import OrderEvent  # noqa: E402
+
+PLAIN, DEDUPED = "bench.queues.apply_plain", "bench.queues.apply_deduped"
+ATOMIC = "bench.queues.apply_atomic"
+TASKS = (PLAIN, ATOMIC, DEDUPED)
+
+
+@shared_task(name=PLAIN)
+def apply_plain(message_id: str, order_id: int) -> int:
+    """Apply a message with no dedupe: the effect alone, one insert."""
+    return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+
+
+@shared_task(name=ATOMIC)
+def apply_atomic(message_id: str, order_id: int) -> int:
+    """Apply a message with no dedupe, in a transaction as the decorator opens one."""
+    with transaction.atomic():
+        return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+
+
+@shared_task(name=DEDUPED)
+@idempotent(key="{message_id}", scope="bench.queues")
+def apply_deduped(message_id: str, order_id: int) -> int:
+    """Apply a message once per id: the same effect under ``@idempotent``."""
+    return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+
+
+@dataclass(frozen=True)
+class Round:
+    """One timed round: which task, how many messages, how long until all applied."""
+
+    task: str
+    messages: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds
+
+
+def run_round(app, conn, task: str, order, messages: int) -> Round:  # noqa: ANN001
+    start_count = order.events.count()
+    prefix = uuid.uuid4().hex[:8]
+    began = time.perf_counter()
+    for n in range(messages):
+        kwargs = {"message_id": f"{prefix}-{n}", "order_id": order.pk}
+        app.send_task(task, kwargs=kwargs, connection=conn)
+    while order.events.count() < start_count + messages:
+        time.sleep(0.02)
+    return Round(task, messages, time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="pairs A B, B A")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database the bench may write to.")
+    from django.core.management import call_command
+
+    from idem_project.celery import app
+    from orders.models import Order
+    from tests.factories import make_user
+    from tests.workers import Broker, CeleryWorker
+
+    call_command("migrate", verbosity=0)
+    order, _ = Order.objects.get_or_create_by_client_id(
+        owner=make_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com"),
+        client_id="bench-queues",
+        product_id=1,
+        quantity=1,
+    )
+    broker = Broker()
+    worker = CeleryWorker(broker.url, concurrency=2, include=["bench.queues"])
+    rounds: list[Round] = []
+    try:
+        worker.wait_until_ready()
+        with app.connection_for_write(broker.url) as conn:
+            for task in TASKS:  # warm up every task
+                run_round(app, conn, task, order, 100)
+            for n in range(args.rounds):
+                for task in TASKS if n % 2 == 0 else TASKS[::-1]:
+                    done = run_round(app, conn, task, order, args.messages)
+                    rounds.append(done)
+                    print(f"{task:28} {done.messages:6} msgs {done.per_second:8.1f}/s")
+    finally:
+        worker.stop()
+        broker.delete()
+    medians = {
+        task: statistics.median(r.per_second for r in rounds if r.task == task)
+        for task in TASKS
+    }
+    for task in TASKS:
+        ratio = medians[DEDUPED] / medians[task]
+        print(f"median {task:28} {medians[task]:7.1f} msg/s (dedupe: {ratio:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

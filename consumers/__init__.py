@@ -1,0 +1,1 @@
+"""The consumers app: the worker's message consumers and what they processed."""

@@ -1,0 +1,128 @@
+"""Idempotent functions and Celery tasks: ``@idempotent(key=...)`` over the key store.
+
+A decorated function runs in one ``transaction.atomic()`` with the claim of
+its key and the record of its JSON result, through the same ``claim()`` and
+``record()`` as the HTTP layer: a second call, or a message delivered again,
+with the same key returns the first result without running.
+"""
+
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from celery import current_task
+from django.db import transaction
+
+from idempotency import store
+from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.exceptions import KeyInUse
+from idempotency.fingerprint import data_payload, request_fingerprint
+from idempotency.records import Attempt, Reply
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The method of every function call's key row; its path is the function's name.
+CALL_METHOD = "CALL"
+#: Every function call's principal starts with this, then the scope.
+PRINCIPAL_PREFIX = "function:"
+
+_CONTENT_TYPE = {"Content-Type": "application/json"}
+
+
+def _dotted_name(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _key_of(
+    key: str | Callable[..., str], arguments: dict[str, Any], *args: Any, **kwargs: Any
+) -> str:
+    value = key(*args, **kwargs) if callable(key) else key.format(**arguments)
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"an idempotency key must be a non-empty string, not {value!r}"
+        )
+    return value
+
+
+def _retry_task_in_flight(exc: KeyInUse) -> None:
+    """Retry the running Celery task later, if the call is made from one."""
+    if not current_task or current_task.request.called_directly:
+        return
+    raise current_task.retry(
+        exc=exc, countdown=idempotency_settings.RETRY_AFTER_SECONDS, max_retries=None
+    )
+
+
+def idempotent(
+    *,
+    key: str | Callable[..., str],
+    scope: str | None = None,
+    ttl_seconds: int | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, Any]]:
+    """Make a function run once per key; later calls return its first result.
+
+    ``key`` is a ``str.format`` template filled with the call's arguments by
+    name (``"order-{order_id}"``) or a callable that takes the function's
+    arguments and returns the key. Keys live in ``IdempotencyKey`` under the
+    principal ``"function:<scope>"``, where the scope defaults to the
+    function's dotted name; the fingerprint covers the arguments, which must
+    be JSON-able to compare as data. A key lives ``ttl_seconds`` (default the
+    app's ``TTL_SECONDS``); once it has expired, a call with it runs anew.
+
+    The decorated function returns its result as JSON gives it back (a tuple
+    becomes a list), the same on the first call and on every later one. A
+    result that JSON cannot encode raises TypeError and nothing is kept.
+
+    Raise KeyMismatch when the key was used with other arguments. Raise
+    KeyInUse when another transaction still runs the function with this key
+    after ``IN_FLIGHT_WAIT_SECONDS``; called from a Celery task, that task is
+    retried instead, after ``RETRY_AFTER_SECONDS``. An exception from the
+    function rolls back its work and releases the key.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, Any]:
+        name = _dotted_name(func)
+        principal = PRINCIPAL_PREFIX + (scope or name)
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            attempt = Attempt(
+                principal=principal,
+                key=_key_of(key, arguments, *args, **kwargs),
+                fingerprint=request_fingerprint(
+                    method=CALL_METHOD,
+                    path=name,
+                    payload=data_payload(arguments),
+                    secret=fingerprint_secret(),
+                ),
+                method=CALL_METHOD,
+                path=name,
+            )
+            try:
+                with transaction.atomic(using=store.database_alias()):
+                    reply = store.claim(attempt, ttl_seconds=ttl_seconds)
+                    if reply is not None:
+                        return json.loads(reply.body)
+                    body = json.dumps(func(*args, **kwargs)).encode()
+                    store.record(
+                        attempt,
+                        Reply(status=200, body=body, headers=_CONTENT_TYPE),
+                    )
+            except KeyInUse as exc:
+                _retry_task_in_flight(exc)
+                raise
+            return json.loads(body)
+
+        return wrapper
+
+    return decorate
+
+
+__all__ = ["CALL_METHOD", "PRINCIPAL_PREFIX", "idempotent"]
