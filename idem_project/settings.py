@@ -176,6 +176,7 @@ WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "dev-webhook-secret")
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60),
+    "REQUIRED_PATH_PREFIXES": tuple(env_list("IDEMPOTENCY_KEY_REQUIRED", [])),
 }
 
 REST_FRAMEWORK = {

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "METHODS": ("POST", "PUT", "PATCH", "DELETE"),
     # The path prefixes the layer applies to (compared with ``request.path_info``).
     "PATH_PREFIXES": ("/api/", "/upload"),
+    # Path prefixes under which a request without a key is refused (400).
+    "REQUIRED_PATH_PREFIXES": (),
     # How long a duplicate waits for the first request with its key before 409.
     "IN_FLIGHT_WAIT_SECONDS": 2.0,
     # The Retry-After of that 409, in whole seconds.
