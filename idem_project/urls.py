@@ -42,3 +42,5 @@ urlpatterns = [
     path("upload", UploadView.as_view(), name="upload"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "core.views.page_not_found"
