@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
-    "DEFAULT_SCHEMA_CLASS": "idempotency.schema.IdempotencyAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -202,6 +202,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["core.schema.api_endpoints_only"],
 }
 
 LOGGING = {

@@ -15,7 +15,6 @@ _TRANSITION_SCHEMA = extend_schema(
     request=None,
     responses={
         200: OrderSerializer,
-        404: OpenApiResponse(description="No such order of the caller's."),
         409: OpenApiResponse(
             description="Not allowed from the current status (`invalid_transition`)."
         ),
@@ -25,13 +24,7 @@ _TRANSITION_SCHEMA = extend_schema(
 
 @extend_schema_view(
     list=extend_schema(summary="List the caller's orders, newest first"),
-    retrieve=extend_schema(
-        summary="Read one of the caller's orders",
-        responses={
-            200: OrderSerializer,
-            404: OpenApiResponse(description="No such order of the caller's."),
-        },
-    ),
+    retrieve=extend_schema(summary="Read one of the caller's orders"),
 )
 class OrderViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -61,7 +54,6 @@ class OrderViewSet(
             200: OpenApiResponse(
                 OrderSerializer, description="A retry: the existing order."
             ),
-            400: OpenApiResponse(description="Invalid input, with field errors."),
             422: OpenApiResponse(
                 description="The client_id was used with another product or "
                 "quantity (`client_id_mismatch`)."
