@@ -151,6 +151,8 @@ class ApiAutoSchema(IdempotencyAutoSchema):
         if "requestBody" in operation:
             self._add_body_answers(responses)
         self._add_access_answers(responses)
+        if self._is_paginated_list():
+            self._describe_page(operation)
         if "{" in path or self._is_paginated_list():
             self.add_answer(
                 responses,
@@ -179,6 +181,14 @@ class ApiAutoSchema(IdempotencyAutoSchema):
             and self._is_list_view()
             and self._get_paginator() is not None
         )
+
+    def _describe_page(self, operation: dict[str, Any]) -> None:
+        name = self._get_paginator().page_query_param
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter["name"] == name:
+                # DRF reads an empty page as the first; past the last it is 404.
+                parameter["schema"]["minimum"] = 1
+                parameter["allowEmptyValue"] = True
 
     def _add_body_answers(self, responses: dict[str, Any]) -> None:
         self.add_answer(

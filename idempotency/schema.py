@@ -72,7 +72,7 @@ class IdempotencyAutoSchema(AutoSchema):
         ):
             return operation
         required = self.key_required()
-        operation.setdefault("parameters", []).extend(self._key_parameters(required))
+        operation.setdefault("parameters", []).append(self._key_parameter(required))
         self._add_key_answers(operation["responses"], required=required)
         return operation
 
@@ -82,8 +82,7 @@ class IdempotencyAutoSchema(AutoSchema):
             self.path.startswith(tuple(idempotency_settings.REQUIRED_PATH_PREFIXES))
         )
 
-    def _key_parameters(self, required: bool) -> list[dict[str, Any]]:
-        header = idempotency_settings.HEADER
+    def _key_parameter(self, required: bool) -> dict[str, Any]:
         alias = idempotency_settings.ALIAS_HEADER
         ttl = getattr(
             self.view, "idempotency_ttl_seconds", idempotency_settings.TTL_SECONDS
@@ -93,7 +92,6 @@ class IdempotencyAutoSchema(AutoSchema):
             "idempotency_in_flight_wait_seconds",
             idempotency_settings.IN_FLIGHT_WAIT_SECONDS,
         )
-        schema = {"type": "string", "pattern": KEY_PATTERN, "minLength": 1}
         description = (
             "A key the client chooses for this request, such as a UUID v4: "
             '1 to 255 visible ASCII characters, bare or quoted (`"abc"` is '
@@ -107,28 +105,20 @@ class IdempotencyAutoSchema(AutoSchema):
         )
         if required:
             description += " Required: a request without a key is answered 400."
-        parameters = [
-            {
-                "in": "header",
-                "name": header,
-                "required": required,
-                "schema": schema,
-                "description": description
-                + (f" `{alias}` is accepted as an alias." if alias else ""),
-            }
-        ]
         if alias:
-            parameters.append(
-                {
-                    "in": "header",
-                    "name": alias,
-                    "required": False,
-                    "schema": dict(schema),
-                    "description": f"An alias of `{header}`; when both are sent "
-                    "they must carry the same key.",
-                }
+            # Not a parameter of its own: OpenAPI cannot say that two headers,
+            # when both are sent, must be equal.
+            description += (
+                f" `{alias}` is accepted instead, with the same syntax; sent "
+                "with this header, it must carry the same key."
             )
-        return parameters
+        return {
+            "in": "header",
+            "name": idempotency_settings.HEADER,
+            "required": required,
+            "schema": {"type": "string", "pattern": KEY_PATTERN, "minLength": 1},
+            "description": description,
+        }
 
     def error_ref(self) -> dict[str, str]:
         """Return a reference to the ``{"detail", "code"}`` error component."""

@@ -86,6 +86,17 @@ class GeneralAnswerTests(TestCase):
             "404", self.schema["paths"]["/api/orders/"]["post"]["responses"]
         )
 
+    def test_the_page_parameter_starts_at_1_and_may_be_empty(self):
+        for path in ["/api/orders/", "/api/photos/", "/api/users/"]:
+            with self.subTest(path=path):
+                operation = self.schema["paths"][path]["get"]
+                [page] = [p for p in operation["parameters"] if p["name"] == "page"]
+                self.assertEqual(page["schema"]["minimum"], 1)
+                self.assertIs(page["allowEmptyValue"], True)
+        client = token_client(make_user())
+        self.assertEqual(client.get("/api/orders/?page=").status_code, 200)
+        self.assertEqual(client.get("/api/orders/?page=0").status_code, 404)
+
     def test_bodies_document_400_413_and_415(self):
         for path, method, operation in operations(self.schema):
             if "requestBody" not in operation:

@@ -57,10 +57,10 @@ class SchemaTests(TestCase):
                 key = header(operation, "Idempotency-Key")
                 self.assertFalse(key["required"])
                 self.assertIn("pattern", key["schema"])
-                self.assertIn("X-Idempotency-Key", key["description"])
-                alias = header(operation, "X-Idempotency-Key")
-                self.assertFalse(alias["required"])
-                self.assertEqual(alias["schema"], key["schema"])
+                # The alias is described, not a parameter of its own: a schema
+                # cannot say that both headers, when sent, must be equal.
+                self.assertIn("`X-Idempotency-Key`", key["description"])
+                self.assertIsNone(header(operation, "X-Idempotency-Key"))
                 responses = operation["responses"]
                 self.assertIn(
                     "idempotency_key_invalid", responses["400"]["description"]
@@ -159,7 +159,6 @@ class RequiredKeySchemaTests(TestCase):
                 required = path.startswith("/api/orders/")
                 key = header(operation, "Idempotency-Key")
                 self.assertIs(key["required"], required)
-                self.assertFalse(header(operation, "X-Idempotency-Key")["required"])
                 description = operation["responses"]["400"]["description"]
                 self.assertIs("idempotency_key_required" in description, required)
 
