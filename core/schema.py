@@ -175,6 +175,15 @@ class ApiAutoSchema(IdempotencyAutoSchema):
         )
         return operation
 
+    def _get_request_for_media_type(
+        self, serializer: Any, direction: str = "request"
+    ) -> tuple[Any, bool]:
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # Its fields are optional one by one, but the body needs one of them.
+        return schema, required or isinstance(serializer, RequiresOneOf) or (
+            isinstance(serializer, type) and issubclass(serializer, RequiresOneOf)
+        )
+
     def _is_paginated_list(self) -> bool:
         return (
             self.method == "GET"

@@ -138,6 +138,8 @@ class GeneralAnswerTests(TestCase):
                 body = components[f"{name}Request"]
                 self.assertNotIn("file", body["properties"])
                 self.assertIn("filename", body["required"])
+                body_spec = self.schema["paths"][path]["post"]["requestBody"]
+                self.assertIs(body_spec["required"], True)
                 ref = content["multipart/form-data"]["schema"]["$ref"]
                 multipart = components[ref.rsplit("/", 1)[1]]
                 self.assertEqual(multipart["properties"]["file"]["format"], "binary")
