@@ -1,4 +1,7 @@
+import os
+
 import jsonschema
+from django.core.management import call_command
 from django.test import SimpleTestCase, TestCase
 from rest_framework.test import APIClient
 
@@ -31,6 +34,11 @@ class GeneralAnswerTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.schema = served_schema()
+
+    def test_the_schema_generates_without_warnings(self):
+        call_command(
+            "spectacular", "--fail-on-warn", "--validate", "--file", os.devnull
+        )
 
     def test_only_api_paths_are_operations(self):
         for path in self.schema["paths"]:
