@@ -20,6 +20,7 @@ from core.views import API_PATH_PREFIXES
 from idempotency.drf import IdempotencyGate
 from idempotency.schema import IdempotencyAutoSchema
 
+NO_NUL_PATTERN = "^[^\\x00]*$"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _MESSAGES = {"type": "array", "items": {"type": "string"}}
 _RETRY_AFTER = {
@@ -88,9 +89,16 @@ class RequiresOneOfExtension(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(
             self.target, direction, bypass_extensions=True
         )
-        schema["anyOf"] = [
-            {"required": list(group)} for group in self.target.schema_requires_one_of
-        ]
+        schema["anyOf"] = []
+        for group in self.target.schema_requires_one_of:
+            option: dict[str, Any] = {"required": list(group)}
+            for name in group:
+                # In a form body DRF reads an optional field sent empty as absent,
+                # so an empty value is valid but does not count as sent.
+                minimum = schema["properties"][name].pop("minLength", None)
+                if minimum:
+                    option.setdefault("properties", {})[name] = {"minLength": minimum}
+            schema["anyOf"].append(option)
         return schema
 
 
@@ -174,6 +182,24 @@ class ApiAutoSchema(IdempotencyAutoSchema):
             headers={"Retry-After": dict(_RETRY_AFTER)},
         )
         return operation
+
+    def _map_serializer_field(
+        self, field: serializers.Field, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            # Every DRF CharField refuses NUL characters. drf-spectacular then
+            # documents a blank-allowed field as oneOf this or "", so here the
+            # pattern leaves "" to that second branch.
+            schema["pattern"] = NO_NUL_PATTERN
+            if field.allow_blank:
+                schema["pattern"] = NO_NUL_PATTERN.replace("*", "+")
+        return schema
 
     def _get_request_for_media_type(
         self, serializer: Any, direction: str = "request"

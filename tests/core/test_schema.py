@@ -152,10 +152,41 @@ class GeneralAnswerTests(TestCase):
                 multipart = components[ref.rsplit("/", 1)[1]]
                 self.assertEqual(multipart["properties"]["file"]["format"], "binary")
                 self.assertNotIn("filename", multipart.get("required", []))
-                self.assertEqual(
-                    multipart["anyOf"],
-                    [{"required": ["file"]}, {"required": ["filename"]}],
-                )
+                # One of file or filename; an empty form field counts as absent.
+                multipart_ref = {"$ref": ref, "components": self.schema["components"]}
+                for body, valid in [
+                    ({"file": "x"}, True),
+                    ({"filename": "a"}, True),
+                    ({"filename": "", "file": "x"}, True),
+                    ({"filename": ""}, False),
+                    ({"caption": "c"}, False),
+                ]:
+                    if path == "/upload":
+                        body = {**body, "user_id": 1}
+                    with self.subTest(body=body):
+                        errors = list(
+                            jsonschema.Draft4Validator(multipart_ref).iter_errors(body)
+                        )
+                        self.assertEqual(not errors, valid, errors)
+
+    def test_text_fields_refuse_nul_characters_as_drf_does(self):
+        components = self.schema["components"]["schemas"]
+        for name, field in [
+            ("OrderCreateRequest", "client_id"),
+            ("UserCreateRequest", "password"),
+            ("PaymentEventRequest", "id"),
+        ]:
+            with self.subTest(name=name, field=field):
+                schema = components[name]["properties"][field]
+                self.assertTrue(jsonschema.Draft4Validator(schema).is_valid("a"))
+                self.assertFalse(jsonschema.Draft4Validator(schema).is_valid("a\x00"))
+        caption = {**components["PhotoCreateRequest"]["properties"]["caption"]}
+        self.assertTrue(jsonschema.Draft4Validator(caption).is_valid(""))
+        self.assertFalse(jsonschema.Draft4Validator(caption).is_valid("\x00"))
+        response = token_client(make_user()).post(
+            "/api/photos/", {"filename": "a", "caption": "a\x00"}, format="json"
+        )
+        self.assertEqual(response.status_code, 400)
 
 
 class ErrorBodiesMatchTheSchemaTests(TestCase):
