@@ -93,9 +93,12 @@ class RequiresOneOfExtension(OpenApiSerializerExtension):
         for group in self.target.schema_requires_one_of:
             option: dict[str, Any] = {"required": list(group)}
             for name in group:
+                field_schema = schema["properties"][name]
+                if field_schema.get("format") == "binary":
+                    continue
                 # In a form body DRF reads an optional field sent empty as absent,
                 # so an empty value is valid but does not count as sent.
-                minimum = schema["properties"][name].pop("minLength", None)
+                minimum = field_schema.pop("minLength", None)
                 if minimum:
                     option.setdefault("properties", {})[name] = {"minLength": minimum}
             schema["anyOf"].append(option)
@@ -199,6 +202,8 @@ class ApiAutoSchema(IdempotencyAutoSchema):
             schema["pattern"] = NO_NUL_PATTERN
             if field.allow_blank:
                 schema["pattern"] = NO_NUL_PATTERN.replace("*", "+")
+        if isinstance(field, serializers.FileField) and not field.allow_empty_file:
+            schema["minLength"] = 1  # an empty file is refused
         return schema
 
     def _get_request_for_media_type(

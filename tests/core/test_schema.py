@@ -159,6 +159,7 @@ class GeneralAnswerTests(TestCase):
                     ({"filename": "a"}, True),
                     ({"filename": "", "file": "x"}, True),
                     ({"filename": ""}, False),
+                    ({"filename": "a", "file": ""}, False),
                     ({"caption": "c"}, False),
                 ]:
                     if path == "/upload":
