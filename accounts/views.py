@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
@@ -46,7 +46,14 @@ class UserViewSet(
 
     @extend_schema(
         request=UserCreateSerializer,
-        responses={201: UserSerializer, 200: UserSerializer},
+        responses={
+            201: UserSerializer,
+            200: UserSerializer,
+            422: OpenApiResponse(
+                description="The client_id was used with another e-mail or name "
+                "(`client_id_mismatch`)."
+            ),
+        },
     )
     def create(self, request: Request) -> Response:
         params = UserCreateSerializer(data=request.data)
@@ -76,7 +83,15 @@ class TokenView(APIView):
     idempotency_exempt = True
     serializer_class = TokenCreateSerializer
 
-    @extend_schema(request=TokenCreateSerializer, responses={200: TokenSerializer})
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(
+                description="Wrong e-mail or password (`invalid_credentials`)."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         params = TokenCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)

@@ -301,7 +301,7 @@ IDEMPOTENCY = {
     "TTL_SECONDS": env_int(
         "IDEMPOTENCY_KEY_TTL", 24 * 60 * 60, form="a whole number of seconds", minimum=1
     ),
-    "REQUIRED_PATH_PREFIXES": env_list("IDEMPOTENCY_KEY_REQUIRED", []),
+    "REQUIRED_PATH_PREFIXES": tuple(env_list("IDEMPOTENCY_KEY_REQUIRED", [])),
 }
 
 # Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).
@@ -330,7 +330,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "idempotency.schema.IdempotencyAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -345,6 +345,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["core.schema.api_endpoints_only"],
 }
 
 LOGGING = {

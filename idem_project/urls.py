@@ -48,3 +48,5 @@ urlpatterns = [
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler404 = "core.views.page_not_found"

@@ -4,10 +4,10 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.parsers import JSONParser
 from core.responses import create_response
 from orders.models import Order
 from orders.serializers import (
@@ -22,7 +22,6 @@ _TRANSITION_SCHEMA = extend_schema(
     request=None,
     responses={
         200: OrderSerializer,
-        404: OpenApiResponse(description="No such order of the caller's."),
         409: OpenApiResponse(
             description="Not allowed from the current status (`invalid_transition`)."
         ),
@@ -32,13 +31,7 @@ _TRANSITION_SCHEMA = extend_schema(
 
 @extend_schema_view(
     list=extend_schema(summary="List the caller's orders, newest first"),
-    retrieve=extend_schema(
-        summary="Read one of the caller's orders",
-        responses={
-            200: OrderSerializer,
-            404: OpenApiResponse(description="No such order of the caller's."),
-        },
-    ),
+    retrieve=extend_schema(summary="Read one of the caller's orders"),
 )
 class OrderViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -70,7 +63,6 @@ class OrderViewSet(
             200: OpenApiResponse(
                 OrderSerializer, description="A retry: the existing order."
             ),
-            400: OpenApiResponse(description="Invalid input, with field errors."),
             422: OpenApiResponse(
                 description="The client_id was used with another product or "
                 "quantity (`client_id_mismatch`)."
@@ -101,13 +93,6 @@ class OrderViewSet(
                 "`existing` (same product and quantity) or `mismatch` (another "
                 "product or quantity; nothing changed).",
             ),
-            400: OpenApiResponse(
-                description="An empty list, more than 1,000 items, or field errors "
-                "keyed by the item's index; nothing created."
-            ),
-            401: OpenApiResponse(description="No valid credentials."),
-            413: OpenApiResponse(description="The body is over 2 MiB."),
-            415: OpenApiResponse(description="The body is not JSON."),
         },
     )
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.responses import create_response
+from core.schema import file_upload_request
 from uploads.downloads import photo_file_response
 from uploads.models import Photo
 from uploads.serializers import (
@@ -21,6 +22,11 @@ from uploads.serializers import (
     UploadCreateSerializer,
 )
 from uploads.services import photo_create
+
+_FILENAME_TAKEN = OpenApiResponse(
+    description="The caller has a photo of this filename with other content "
+    "(`filename_taken`); it is unchanged."
+)
 
 
 def _photo_reply(request: Request, photo: Photo, *, created: bool) -> Response:
@@ -48,8 +54,10 @@ class PhotoViewSet(
         return Photo.objects.owned_by(self.request.user)
 
     @extend_schema(
-        request=PhotoCreateSerializer,
-        responses={201: PhotoSerializer, 200: PhotoSerializer},
+        request=file_upload_request(
+            PhotoCreateSerializer, file="file", name="filename"
+        ),
+        responses={201: PhotoSerializer, 200: PhotoSerializer, 409: _FILENAME_TAKEN},
     )
     def create(self, request: Request) -> Response:
         params = PhotoCreateSerializer(data=request.data)
@@ -73,8 +81,17 @@ class UploadView(APIView):
     serializer_class = UploadCreateSerializer
 
     @extend_schema(
-        request=UploadCreateSerializer,
-        responses={201: PhotoSerializer, 200: PhotoSerializer},
+        request=file_upload_request(
+            UploadCreateSerializer, file="file", name="filename"
+        ),
+        responses={
+            201: PhotoSerializer,
+            200: PhotoSerializer,
+            403: OpenApiResponse(
+                description="`user_id` is not the caller's id (`permission_denied`)."
+            ),
+            409: _FILENAME_TAKEN,
+        },
     )
     def post(self, request: Request) -> Response:
         params = UploadCreateSerializer(data=request.data)
