@@ -114,7 +114,8 @@ class Gunicorn:
             except OSError:
                 return False
 
-        wait_for(answers, what="gunicorn answering")
+        # Four workers importing Django on a busy machine can take well over 15 s.
+        wait_for(answers, timeout=60, what="gunicorn answering")
         wait_for(
             lambda: len(children_of(self.process.pid)) == self.workers,
             what="gunicorn workers",
