@@ -13,14 +13,23 @@ import sys
 import tempfile
 import unittest
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import kombu
 from django.conf import settings
 
 from tests.servers import children_of, database_url, wait_for
 
-RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+
+def _rabbitmq_host():
+    """Return the RabbitMQ that CELERY_BROKER_URL names, or the local one."""
+    url = urlsplit(os.environ.get("CELERY_BROKER_URL", ""))
+    if url.scheme in ("amqp", "pyamqp") and url.hostname:
+        return f"{url.hostname}:{url.port or 5672}"
+    return "127.0.0.1:5672"
+
+
+RABBITMQ_HOST = _rabbitmq_host()
 
 
 def rabbitmq_available() -> bool:
@@ -36,7 +45,7 @@ def rabbitmq_available() -> bool:
 
 
 needs_rabbitmq = unittest.skipUnless(
-    rabbitmq_available(), "needs RabbitMQ on 127.0.0.1:5672 and rabbitmqctl"
+    rabbitmq_available(), f"needs RabbitMQ on {RABBITMQ_HOST} and rabbitmqctl"
 )
 
 
