@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from core.responses import create_response
 from orders.models import Order
 from orders.serializers import OrderCreateSerializer, OrderSerializer
+from orders.services import order_transition
 
 _TRANSITION_SCHEMA = extend_schema(
     request=None,
@@ -99,5 +100,5 @@ class OrderViewSet(
 
     def _transition(self, *, to: str) -> Response:
         # get_object() scopes to the caller and answers 404 for any other order.
-        order, _ = Order.objects.transition(self.get_object().pk, to=to)
+        order, _ = order_transition(order_id=self.get_object().pk, to=to)
         return Response(OrderSerializer(order).data, status=status.HTTP_200_OK)

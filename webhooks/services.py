@@ -10,6 +10,7 @@ from django.db.models import F
 
 from orders.exceptions import InvalidTransition
 from orders.models import Order
+from orders.services import order_transition
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def payment_succeeded_apply(*, payload: dict[str, Any]) -> tuple[str, str]:
     except Order.DoesNotExist:
         return Outcome.ORDER_NOT_FOUND, f"There is no order {order_id}."
     try:
-        _, changed = Order.objects.transition(order_id, to=Order.Status.COMPLETED)
+        _, changed = order_transition(order_id=order_id, to=Order.Status.COMPLETED)
     except InvalidTransition:
         # Nothing but a cancelled order has no way to completed.
         return Outcome.ORDER_CANCELLED, f"Order {order_id} is cancelled."
