@@ -7,9 +7,11 @@ import sys
 from django.conf import settings
 from django.test import SimpleTestCase, TestCase, override_settings
 
-from idem_project.celery import app
+from idem_project.celery import app, purge_idempotency_keys
+from idempotency.models import IdempotencyKey
 from outbox.models import OutboxMessage
 from outbox.services import message_deliver
+from tests.idempotency.test_command import make_keys
 from tests.outbox.smtp import SmtpServer
 
 PROBE = """
@@ -122,3 +124,13 @@ class SmtpPasswordTests(TestCase):
         self.assertIn("AUTH", error)
         self.assertNotIn("pw-smtp-s3cret", error)
         self.assertNotIn("pw-smtp-s3cret", "\n".join(logs.output))
+
+
+class ScheduledPurgeTests(TestCase):
+    def test_the_scheduled_task_purges_expired_keys(self):
+        make_keys(3, expires_in=-60, prefix="old")
+        make_keys(1, expires_in=3600, prefix="alive")
+        purge_idempotency_keys()
+        self.assertEqual(
+            list(IdempotencyKey.objects.values_list("key", flat=True)), ["alive-0"]
+        )
