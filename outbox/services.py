@@ -3,6 +3,7 @@
 import logging
 import smtplib
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -144,8 +145,9 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
     now = timezone.now()
     lease = outbox_settings.LEASE_SECONDS
     if not OutboxMessage.objects.claim(message.pk, now=now, lease_seconds=lease):
-        # Another worker holds it (or finished it meanwhile): look again later.
-        held_until = message.leased_until or now
+        # Another worker holds it, or took it since the read above (then for a
+        # whole lease): look again when that lease ends, and find it done.
+        held_until = message.leased_until or now + timedelta(seconds=lease)
         return Delivery("busy", retry_in=max((held_until - now).total_seconds(), 1.0))
     try:
         mail_send(pk=message.pk, dedupe_key=dedupe_key, payload=message.payload)
