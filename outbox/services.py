@@ -2,6 +2,7 @@
 
 import logging
 import smtplib
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -70,23 +71,35 @@ def mail_publish(
 
 
 def message_hand_over(*, dedupe_key: str, topic: str) -> bool:
-    """Give the message to the broker, waiting at most HAND_OVER_TIMEOUT; return success.
+    """Give the message to the broker, waiting about HAND_OVER_TIMEOUT; return success.
 
     Never raises for a broker that is down or refuses: the message stays in
     the table and the relay hands it over.
     """
-    # One connection attempt, no retries: the relay is the retry.
-    conn = current_app.connection_for_write(
-        connect_timeout=outbox_settings.HAND_OVER_TIMEOUT,
-        transport_options={"max_retries": 0},
-    )
-    errors = (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors)
+    conn = getattr(_thread, "broker", None)
     try:
-        with conn:
-            current_app.send_task(
-                DELIVER_TASK, args=[dedupe_key], connection=conn, retry=False
-            )
-    except errors as exc:
+        if conn is not None:
+            try:
+                return _send(conn, dedupe_key=dedupe_key, topic=topic)
+            except _broker_errors(conn):
+                # The broker closed the kept connection (a restart, an idle
+                # timeout): one attempt on a fresh one before giving up.
+                _thread.broker = None
+                conn.release()
+        # One connection attempt, no retries: the relay is the retry. The
+        # broker confirms each message (RabbitMQ), so a message is handed over
+        # only once the broker has it, and a dead connection shows at once.
+        conn = current_app.connection_for_write(
+            connect_timeout=outbox_settings.HAND_OVER_TIMEOUT,
+            transport_options={"max_retries": 0, "confirm_publish": True},
+        )
+        try:
+            sent = _send(conn, dedupe_key=dedupe_key, topic=topic)
+        except BaseException:
+            conn.release()
+            raise
+        _thread.broker = conn
+    except _broker_errors(conn) as exc:
         logger.warning(
             "Outbox message %s stays pending for the relay: the broker did not take it (%s).",
             dedupe_key,
@@ -94,6 +107,26 @@ def message_hand_over(*, dedupe_key: str, topic: str) -> bool:
         )
         OUTBOX_MESSAGES.labels(topic, "hand_over_failed").inc()
         return False
+    return sent
+
+
+# Each thread keeps its connection to the broker between hand-overs: opening
+# one costs a request more than the publish does.
+_thread = threading.local()
+
+
+def _broker_errors(conn: Any) -> tuple[type[BaseException], ...]:
+    return (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors)
+
+
+def _send(conn: Any, *, dedupe_key: str, topic: str) -> bool:
+    current_app.send_task(
+        DELIVER_TASK,
+        args=[dedupe_key],
+        connection=conn,
+        retry=False,
+        confirm_timeout=outbox_settings.HAND_OVER_TIMEOUT,
+    )
     OUTBOX_MESSAGES.labels(topic, "handed_over").inc()
     return True
 

@@ -118,6 +118,22 @@ class OutboxWorkerTests(TransactionTestCase):
         self.assertEqual(len(smtp.accepted), 1)
         self.assertEqual(OutboxMessage.objects.get().state, "done")
 
+    def test_the_web_hands_over_on_a_new_connection_after_the_broker_closed_its_own(
+        self,
+    ):
+        smtp = self.smtp()
+        web = self.web()
+        worker = self.worker(smtp)
+        self.assertEqual(sign_up(web, "ada@example.com"), 201)
+        self.wait_until_done(worker)
+        command = ["rabbitmqctl", "-q", "close_all_connections", "--vhost"]
+        subprocess.run([*command, self.broker.vhost, "test"], check=True, timeout=60)
+        # No scheduler runs: only the web's own hand-over can deliver this one.
+        self.assertEqual(sign_up(web, "bob@example.com"), 201)
+        self.wait_until_done(worker, count=2)
+        self.assertEqual(len(smtp.accepted), 2)
+        self.assertNotIn("stays pending for the relay", web.output())
+
     def test_broker_unreachable_from_the_web_then_the_scheduler_hands_over(self):
         smtp = self.smtp()
         web = self.web(broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
