@@ -105,9 +105,11 @@ class Gunicorn:
             except OSError:
                 return False
 
-        wait_for(answers, what="gunicorn answering")
+        # Generous: several workers importing the project on a busy machine.
+        wait_for(answers, timeout=60, what="gunicorn answering")
         wait_for(
             lambda: len(children_of(self.process.pid)) == self.workers,
+            timeout=60,
             what="gunicorn workers",
         )
 
