@@ -12,15 +12,23 @@ from pathlib import Path
 from django.conf import settings
 from django.test import SimpleTestCase
 
-from tests.servers import free_port, wait_for
+from tests.servers import children_of, free_port, wait_for
 
 
-def process_group_alive(pgid):
+def alive(pid):
     try:
-        os.killpg(pgid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    # A child that exited but was not reaped yet is gone too.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def descendants(pid):
+    found = children_of(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
 
 
 class ProcfileTests(SimpleTestCase):
@@ -71,10 +79,14 @@ class ProcfileTests(SimpleTestCase):
             log.seek(0)
             return log.read().decode(errors="replace")
 
+        # honcho starts each process in a session of its own.
+        started = []
+
         def stop():
-            if honcho.poll() is None:
-                os.killpg(honcho.pid, signal.SIGKILL)
-                honcho.wait()
+            for pid in [honcho.pid, *started]:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            honcho.wait()
 
         self.addCleanup(stop)
 
@@ -91,6 +103,8 @@ class ProcfileTests(SimpleTestCase):
 
         wait_for(answers, timeout=120, what="the web process answering")
         wait_for(lambda: " ready." in output(), timeout=120, what="the worker ready")
+        started += descendants(honcho.pid)
+        self.assertGreaterEqual(len(started), 3, "web, worker and scheduler")
         body = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/users/",
@@ -110,11 +124,11 @@ class ProcfileTests(SimpleTestCase):
         self.assertEqual(len(list((tmp / "mail").iterdir())), 1)
         self.assertIn("beat: Starting", output())
 
-        # Ctrl-C in a terminal signals the whole foreground process group.
+        # Ctrl-C in a terminal signals the foreground process group: honcho's.
         os.killpg(honcho.pid, signal.SIGINT)
         honcho.wait(timeout=60)
         wait_for(
-            lambda: not process_group_alive(honcho.pid),
+            lambda: not any(alive(pid) for pid in started),
             timeout=30,
             what=f"every process stopped\n{output()}",
         )
