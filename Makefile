@@ -15,8 +15,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
+# The web server on :8000, the worker and the scheduler (Procfile); Ctrl-C stops all three.
 run: migrate
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p 8000
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
 test: $(STAMP)

@@ -41,7 +41,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["is_staff", "is_active"]
     search_fields = ["email", "name", "client_id"]
     ordering = ["email"]
-    readonly_fields = ["date_joined", "last_login", "welcome_email_sent_at"]
+    readonly_fields = ["date_joined", "last_login"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "client_id")}),
@@ -57,7 +57,7 @@ class UserAdmin(BaseUserAdmin):
                 )
             },
         ),
-        ("Dates", {"fields": ("date_joined", "last_login", "welcome_email_sent_at")}),
+        ("Dates", {"fields": ("date_joined", "last_login")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),

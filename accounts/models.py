@@ -16,14 +16,6 @@ class UserQuerySet(models.QuerySet["User"]):
         """Return the users whose e-mail equals ``email``, ignoring case (uses the unique index)."""
         return self.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
 
-    def claim_welcome_email(self, user_id: int) -> bool:
-        """Mark the welcome e-mail of ``user_id`` as sent; return False if it already was."""
-        return bool(
-            self.filter(pk=user_id, welcome_email_sent_at__isnull=True).update(
-                welcome_email_sent_at=timezone.now()
-            )
-        )
-
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     """Create users and superusers keyed by e-mail."""
@@ -63,7 +55,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
-    welcome_email_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

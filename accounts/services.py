@@ -1,13 +1,11 @@
 """Sign-up: one user per identity, and the welcome e-mail exactly once."""
 
-from functools import partial
-
 from django.contrib.auth.hashers import make_password
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from accounts.exceptions import ClientIdMismatch, EmailTaken
 from accounts.models import User
+from outbox.services import mail_publish
 
 
 def user_sign_up(
@@ -30,7 +28,7 @@ def user_sign_up(
                     client_id=client_id, defaults=fields
                 )
             if created:
-                transaction.on_commit(partial(welcome_email_send, user_id=user.pk))
+                welcome_email_publish(user=user)
     except IntegrityError as exc:
         # The savepoint above is gone; the only other unique key is the e-mail.
         raise EmailTaken from exc
@@ -39,18 +37,15 @@ def user_sign_up(
     return user, created
 
 
-def welcome_email_send(*, user_id: int) -> bool:
-    """Send the welcome e-mail unless it was sent already; return whether it was sent.
+def welcome_email_publish(*, user: User) -> None:
+    """Write the welcome e-mail to the outbox in the caller's transaction.
 
-    The conditional UPDATE is the guard: of any number of callers, one wins.
+    The worker sends it after the commit; its dedupe key makes it one per user.
     """
-    if not User.objects.claim_welcome_email(user_id):
-        return False
-    user = User.objects.get(pk=user_id)
-    send_mail(
+    mail_publish(
+        topic="mail.welcome",
+        dedupe_key=f"welcome:{user.pk}",
+        to=[user.email],
         subject="Welcome to Idem",
-        message=f"Hello {user.name or user.email},\n\nyour Idem account is ready.\n",
-        from_email=None,
-        recipient_list=[user.email],
+        body=f"Hello {user.name or user.email},\n\nyour Idem account is ready.\n",
     )
-    return True

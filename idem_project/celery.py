@@ -4,9 +4,16 @@ Delivery is at least once: a task is acknowledged after it ran, a task whose
 worker died is handed to another, and each worker process takes one message
 at a time. Every consumer is idempotent, so a message delivered twice has one
 effect.
+
+An outbox message that fails (a mail server that refuses) is retried with
+exponential backoff and full jitter: 1, 2, 4, ... seconds, capped at 20, so
+with EMAIL_TIMEOUT's 10 seconds per attempt a failing server is tried at least
+every 30 seconds. No count limits the retries: the outbox marks the message
+failed a day after its first attempt (OUTBOX_GIVE_UP_AFTER).
 """
 
 from celery import Celery
+from django.core.management import call_command
 
 from idem_project.startup import settings_or_exit
 
@@ -26,7 +33,21 @@ app.conf.update(
     task_ignore_result=True,
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
+    task_annotations={
+        "outbox.deliver": {
+            "max_retries": None,
+            "retry_backoff": 1,
+            "retry_backoff_max": 20,
+            "retry_jitter": True,
+        },
+    },
 )
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.
 app.steps["consumer"].add("consumers.steps:PaymentEventsStep")
+
+
+@app.task(name="idempotency.purge_expired_keys")
+def purge_idempotency_keys() -> None:
+    """Delete the expired idempotency keys; the scheduler runs it once a day."""
+    call_command("purge_idempotency_keys")

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from idem_project.startup import EnvironmentValueError
 
@@ -135,6 +136,7 @@ INSTALLED_APPS = [
     "webhooks",
     "observability",
     "consumers",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +277,14 @@ EMAIL_BACKEND = env_str(
 )
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>")
+# The SMTP backend's server; the password never reaches a log line or the admin.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds a mail server may take to answer before the attempt fails and is retried.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 # Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
 # web processes of one machine share kombu's filesystem transport under var/.
@@ -296,6 +306,22 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # messages that are not signed events on the second one.
 PAYMENT_EVENTS_QUEUE = "payment-events"
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
+CELERY_BEAT_SCHEDULE = {
+    "outbox-relay": {
+        "task": "outbox.relay",
+        "schedule": float(env_int("OUTBOX_RELAY_INTERVAL", 15)),
+    },
+    "idempotency-purge": {
+        "task": "idempotency.purge_expired_keys",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
+
+OUTBOX = {
+    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5),
+    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60),
+    "GIVE_UP_AFTER_SECONDS": env_int("OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60),
+}
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int(

@@ -51,7 +51,14 @@ class OrderQuerySet(models.QuerySet["Order"]):
             raise ValueError(f"no transition leads to {to!r}")
         with transaction.atomic():
             # Events prefetched before the lock would be stale after the write.
-            order = self.prefetch_related(None).select_for_update().get(pk=order_id)
+            # The owner comes in the same statement (the receipt names them)
+            # without locking their row.
+            order = (
+                self.prefetch_related(None)
+                .select_related("owner")
+                .select_for_update(of=("self",))
+                .get(pk=order_id)
+            )
             if order.status == to:
                 return order, False
             if order.status not in Order.TRANSITIONS[to]:

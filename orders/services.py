@@ -1,4 +1,4 @@
-"""Workflows on orders that span more than one row: the re-import of a batch."""
+"""Workflows on orders that span more than one row: the re-import of a batch, the receipt."""
 
 import enum
 from collections.abc import Sequence
@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from orders.models import Order, OrderEvent
+from outbox.services import mail_publish
 
 #: The most items one call of ``orders_import`` accepts (and the API's limit).
 IMPORT_BATCH_MAX = 1000
@@ -121,3 +122,33 @@ def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResu
             ImportResult(client_id=item.client_id, id=order.pk, outcome=outcome)
         )
     return results
+
+
+def order_transition(*, order_id: int, to: str) -> tuple[Order, bool]:
+    """Move the order to ``to`` like ``Order.objects.transition``; return ``(order, changed)``.
+
+    When the order becomes completed, its receipt is written to the outbox in
+    the same transaction, so it is sent once whatever the number of retries.
+    Raise what ``transition`` raises.
+    """
+    with transaction.atomic():
+        order, changed = Order.objects.transition(order_id, to=to)
+        if changed and order.status == Order.Status.COMPLETED:
+            receipt_email_publish(order=order)
+    return order, changed
+
+
+def receipt_email_publish(*, order: Order) -> None:
+    """Write the receipt of a completed order to the outbox, once per order."""
+    owner = order.owner
+    mail_publish(
+        topic="mail.receipt",
+        dedupe_key=f"receipt:{order.pk}",
+        to=[owner.email],
+        subject=f"Your Idem order #{order.pk} is complete",
+        body=(
+            f"Hello {owner.name or owner.email},\n\n"
+            f"your order #{order.pk} ({order.quantity} x product {order.product_id}) "
+            "is complete.\n"
+        ),
+    )

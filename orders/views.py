@@ -16,7 +16,7 @@ from orders.serializers import (
     OrderCreateSerializer,
     OrderSerializer,
 )
-from orders.services import ImportItem, orders_import
+from orders.services import ImportItem, order_transition, orders_import
 
 _TRANSITION_SCHEMA = extend_schema(
     request=None,
@@ -122,5 +122,5 @@ class OrderViewSet(
 
     def _transition(self, *, to: str) -> Response:
         # get_object() scopes to the caller and answers 404 for any other order.
-        order, _ = Order.objects.transition(self.get_object().pk, to=to)
+        order, _ = order_transition(order_id=self.get_object().pk, to=to)
         return Response(OrderSerializer(order).data, status=status.HTTP_200_OK)

@@ -123,7 +123,9 @@ class Gunicorn:
         # Generous: on a busy machine four workers take a while to import Django.
         wait_for(answers, timeout=60, what="the server answering")
         wait_for(
-            lambda: len(self.worker_pids()) == self.workers, what="the server's workers"
+            lambda: len(self.worker_pids()) == self.workers,
+            timeout=60,
+            what="the server's workers",
         )
 
     def kill_workers(self):

@@ -80,8 +80,11 @@ class CeleryWorker:
 
     def __init__(self, broker_url, *, concurrency=1, env=None, beat=False, include=()):
         self.log = tempfile.NamedTemporaryFile(suffix=".log")  # noqa: SIM115  closed by stop()
+        # The scheduler keeps its state under VAR_DIR: one of its own per worker.
+        self.var_dir = tempfile.TemporaryDirectory()
         env = {
             **os.environ,
+            "VAR_DIR": self.var_dir.name,
             "DATABASE_URL": database_url(),
             "DATABASE_POOL_SIZE": "2",
             "CELERY_BROKER_URL": broker_url,
@@ -157,7 +160,8 @@ class CeleryWorker:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.log.close()
+        self.var_dir.cleanup()
 
-    def output(self):
+    def output(self, tail=8000):
         with open(self.log.name, encoding="utf-8", errors="replace") as log:
-            return log.read()[-8000:]
+            return log.read()[-tail:]

@@ -11,6 +11,7 @@ from django.db.models import F
 
 from orders.exceptions import InvalidTransition
 from orders.models import Order
+from orders.services import order_transition
 from webhooks.models import WebhookEvent
 from webhooks.serializers import PaymentEventSerializer, event_body_parse
 from webhooks.signatures import signature_verify
@@ -50,7 +51,7 @@ def payment_succeeded_apply(*, payload: dict[str, Any]) -> tuple[str, str]:
     except Order.DoesNotExist:
         return Outcome.ORDER_NOT_FOUND, f"There is no order {order_id}."
     try:
-        _, changed = Order.objects.transition(order_id, to=Order.Status.COMPLETED)
+        _, changed = order_transition(order_id=order_id, to=Order.Status.COMPLETED)
     except InvalidTransition:
         # Nothing but a cancelled order has no way to completed.
         return Outcome.ORDER_CANCELLED, f"Order {order_id} is cancelled."

@@ -1,0 +1,1 @@
+"""The transactional outbox: effects written with the change, carried out by a worker."""

@@ -1,0 +1,54 @@
+"""The outbox app's settings: one object, documented defaults, read in one place."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+#: Every setting of the app, with its default; override them in ``settings.OUTBOX``.
+DEFAULTS: dict[str, Any] = {
+    # Seconds the web process may spend handing a message to the broker after
+    # the commit (connecting included); past that the relay hands it over.
+    "HAND_OVER_TIMEOUT": 1.0,
+    # The relay hands over pending messages at least this many seconds old, so
+    # it does not race the hand-over that follows the commit.
+    "RELAY_AFTER_SECONDS": 5,
+    # A message the relay handed over, or whose last attempt ended, this long
+    # ago without being sent is handed over again (a message the broker lost).
+    "REHAND_AFTER_SECONDS": 300,
+    # Seconds a worker holds a message it is sending; another worker leaves the
+    # message alone meanwhile. Longer than one SMTP conversation (EMAIL_TIMEOUT).
+    "LEASE_SECONDS": 60,
+    # Seconds after the first attempt at which a message that still fails is
+    # marked failed instead of retried.
+    "GIVE_UP_AFTER_SECONDS": 24 * 60 * 60,
+    # Messages handed over per relay run, at most.
+    "RELAY_BATCH_SIZE": 500,
+}
+
+
+class OutboxSettings:
+    """Read-through view of ``settings.OUTBOX``; unknown names are an error."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"no outbox setting named {name!r}")
+        value = getattr(settings, "OUTBOX", {}).get(name, DEFAULTS[name])
+        self.__dict__[name] = value  # cached until reload()
+        return value
+
+    def reload(self) -> None:
+        """Forget the cached values, so the next read sees the current settings."""
+        self.__dict__.clear()
+
+
+outbox_settings = OutboxSettings()
+
+
+def _reload(*, setting: str, **_: Any) -> None:
+    if setting == "OUTBOX":
+        outbox_settings.reload()
+
+
+# A module-level function: the signal holds its receivers weakly.
+setting_changed.connect(_reload)

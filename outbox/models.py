@@ -1,0 +1,119 @@
+"""Outbox messages: written in the caller's transaction, carried out by a worker."""
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+
+class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
+    """Queries on outbox messages, and the conditional writes that keep one sender."""
+
+    def relayable(
+        self, *, now: datetime, relay_after: float, rehand_after: float
+    ) -> "OutboxMessageQuerySet":
+        """Return the messages the relay should hand (again) to the broker.
+
+        Pending messages older than ``relay_after`` seconds (the hand-over after
+        the commit failed or never ran), and messages a worker took but has not
+        attempted for ``rehand_after`` seconds (their task was lost); in both
+        cases only when the relay did not hand them over in the last
+        ``rehand_after`` seconds.
+        """
+        rehand_before = now - timedelta(seconds=rehand_after)
+        waiting = Q(
+            state=OutboxMessage.State.PENDING,
+            created_at__lt=now - timedelta(seconds=relay_after),
+        ) | Q(state=OutboxMessage.State.HANDED_OVER, attempted_at__lt=rehand_before)
+        not_just_relayed = Q(relayed_at__isnull=True) | Q(relayed_at__lt=rehand_before)
+        return self.filter(waiting, not_just_relayed).order_by("created_at")
+
+    def claim(self, pk: int, *, now: datetime, lease_seconds: float) -> bool:
+        """Take the message for one attempt; return False when it is not to be sent.
+
+        One conditional UPDATE: of any number of concurrent deliveries, one
+        takes the message until its lease ends. A message already sent or
+        failed, or held by another worker, is not taken.
+        """
+        free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+        return bool(
+            self.filter(free, pk=pk, state__in=OutboxMessage.OPEN_STATES).update(
+                state=OutboxMessage.State.HANDED_OVER,
+                leased_until=now + timedelta(seconds=lease_seconds),
+                attempts=F("attempts") + 1,
+                attempted_at=now,
+                first_attempt_at=Coalesce(
+                    "first_attempt_at", Value(now, output_field=DateTimeField())
+                ),
+            )
+        )
+
+    def mark_done(self, pk: int, *, now: datetime) -> bool:
+        """Record that the message was carried out; return False if it already was."""
+        return bool(
+            self.filter(pk=pk)
+            .exclude(state=OutboxMessage.State.DONE)
+            .update(
+                state=OutboxMessage.State.DONE,
+                done_at=now,
+                leased_until=None,
+                last_error="",
+            )
+        )
+
+    def release(self, pk: int, *, error: str, give_up: bool) -> None:
+        """End a failed attempt: keep the error, and mark the message failed on ``give_up``."""
+        fields: dict[str, object] = {"leased_until": None, "last_error": error[:2000]}
+        if give_up:
+            fields["state"] = OutboxMessage.State.FAILED
+        self.filter(pk=pk, state=OutboxMessage.State.HANDED_OVER).update(**fields)
+
+
+class OutboxMessage(models.Model):
+    """One effect outside the database (a mail), to be carried out once."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        HANDED_OVER = "handed_over", "handed over"
+        DONE = "done"
+        FAILED = "failed"
+
+    OPEN_STATES = (State.PENDING, State.HANDED_OVER)
+
+    topic = models.CharField(max_length=100)
+    payload = models.JSONField()
+    dedupe_key = models.CharField(max_length=255)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    relayed_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutboxMessageQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], name="outbox_outboxmessage_dedupe_key_uniq"
+            ),
+        ]
+        indexes = [
+            # The relay reads only the open messages, a small part of the table.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(state__in=["pending", "handed_over"]),
+                name="outbox_msg_open_created_idx",
+            ),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.dedupe_key} ({self.state})"
