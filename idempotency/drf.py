@@ -21,7 +21,6 @@ from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
-from django.urls import Resolver404, resolve
 from rest_framework.throttling import BaseThrottle
 
 from idempotency import metrics, store
@@ -269,19 +268,6 @@ def replay_response(reply: Reply) -> HttpResponse:
         response["Location"] = reply.headers["Location"]
     response[REPLAYED_HEADER] = "true"
     return response
-
-
-def _exempt(request: HttpRequest) -> bool:
-    """Return whether the view at the request's path sets ``idempotency_exempt``.
-
-    Such a view runs outside the layer's transaction, so what it writes on a
-    non-2xx reply (a failed login's count) is kept.
-    """
-    try:
-        view = resolve(request.path_info).func
-    except Resolver404:
-        return False
-    return getattr(getattr(view, "cls", None), "idempotency_exempt", False)
 
 
 class IdempotencyMiddleware:
