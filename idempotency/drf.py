@@ -308,11 +308,7 @@ class IdempotencyMiddleware:
         kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
         """Run the view in the layer's transaction, or leave it to Django."""
-        if not applies_to(request.method or "", request.path_info) or getattr(
-            getattr(view, "cls", None), "idempotency_exempt", False
-        ):
-            # An exempt view runs outside the layer's transaction, so what it
-            # writes on a non-2xx reply (a failed login's count) is kept.
+        if not _guards(request, view):
             return None
         return _run_view(request, view, args, kwargs)
 
@@ -323,11 +319,22 @@ class IdempotencyMiddleware:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
-        if not applies_to(request.method or "", request.path_info):
+        if not _guards(request, view):
             return None
         return await sync_to_async(_run_view, thread_sensitive=True)(
             request, view, args, kwargs
         )
+
+
+def _guards(request: HttpRequest, view: Callable[..., HttpResponseBase]) -> bool:
+    """Return whether the layer runs ``view`` for ``request`` in its transaction.
+
+    An exempt view runs outside it, so what it writes on a non-2xx reply (a
+    failed login's count) is kept.
+    """
+    return applies_to(request.method or "", request.path_info) and not getattr(
+        getattr(view, "cls", None), "idempotency_exempt", False
+    )
 
 
 def _run_view(

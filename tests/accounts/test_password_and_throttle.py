@@ -90,6 +90,24 @@ class LoginFailureThrottleTests(TestCase):
         self.assertEqual(response.json()["code"], "throttled")
         self.assertTrue(1 <= int(response["Retry-After"]) <= 60)
 
+    async def test_failures_are_counted_under_asgi_too(self):
+        # The token view is exempt from the key layer, so under Django's ASGI
+        # handler too it runs outside the layer's transaction, whose rollback
+        # of a 400 would undo the count.
+        client = self.async_client
+        statuses = [
+            (
+                await client.post(
+                    TOKEN_URL,
+                    {"email": "ada@example.com", "password": "wrong"},
+                    content_type="application/json",
+                    REMOTE_ADDR="10.0.0.9",
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        self.assertEqual(statuses, [400, 400, 400, 429])
+
     def test_a_known_and_an_unknown_e_mail_get_the_same_answers(self):
         answers = {}
         for email, address in (

@@ -1,9 +1,14 @@
-from asgiref.sync import iscoroutinefunction
-from django.test import TestCase, override_settings
+from unittest import mock
+
+from asgiref.sync import SyncToAsync, iscoroutinefunction
+from django.conf import settings
+from django.test import AsyncClient, TestCase, override_settings
 
 from idempotency.drf import IdempotencyMiddleware
 from idempotency.models import IdempotencyKey
 from tests.idempotency.helpers import TEST_URLS, keyed
+
+LAYER = "idempotency.drf.IdempotencyMiddleware"
 
 
 async def async_get_response(request):
@@ -72,3 +77,31 @@ class AsgiTests(TestCase):
             "/api/things/", {"name": "a"}, content_type="application/json"
         )
         self.assertEqual(response.status_code, 201)
+
+    async def test_the_layer_adds_no_thread_hop(self):
+        async def hops(client, **headers):
+            calls = 0
+            original = SyncToAsync.__call__
+
+            async def counted(adapter, *args, **kwargs):
+                nonlocal calls
+                calls += 1
+                return await original(adapter, *args, **kwargs)
+
+            with mock.patch.object(SyncToAsync, "__call__", counted):
+                response = await client.post(
+                    "/api/things/",
+                    {"name": "h"},
+                    content_type="application/json",
+                    headers=headers,
+                )
+            self.assertEqual(response.status_code, 201)
+            return calls
+
+        await hops(self.async_client)  # the first request warms caches up
+        with_layer = await hops(self.async_client, **keyed("hop"))
+        without = [m for m in settings.MIDDLEWARE if m != LAYER]
+        with override_settings(MIDDLEWARE=without):
+            client = AsyncClient()
+            await hops(client)
+            self.assertEqual(with_layer, await hops(client))
