@@ -45,11 +45,16 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Every target of bench/targets.py: HTTP, re-import, queues (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/reimport.py
+	$(BIN)/python bench/queues.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/reimport.py --rows 10000
+	$(BIN)/python bench/queues.py --messages 200 --rounds 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -49,6 +49,10 @@ function init(args)
    -- the counter within a thread; the random part guards against a reused nonce.
    prefix = string.format("%s-%d-%06x", opts.nonce or "run", tid, math.random(0, 0xffffff))
    auth = { ["Authorization"] = "Token " .. (opts.token or "") }
+   -- close=1: a new connection for every request, as gunicorn's sync workers make.
+   if opts.close == "1" then
+      auth["Connection"] = "close"
+   end
    if prepare then
       prepare()
    end

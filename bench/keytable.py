@@ -20,34 +20,22 @@ class Database:
     def name(self) -> str:
         return urlsplit(self.url).path.lstrip("/")
 
-    def _admin(self) -> psycopg.Connection:
-        """Connect to the server's ``postgres`` database, to create and drop ours."""
-        parts = urlsplit(self.url)
-        return psycopg.connect(
-            urlunsplit(parts._replace(path="/postgres")), autocommit=True
-        )
-
-    def _drop(self, conn: psycopg.Connection) -> None:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(self.name)
-            )
-        )
+    def _admin(self, statement: str) -> None:
+        """Run ``statement`` on the server's ``postgres`` database, {} our name."""
+        admin = urlunsplit(urlsplit(self.url)._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
 
     def create(self) -> None:
         """Drop a leftover database of the same name, then create it empty."""
-        with self._admin() as conn:
-            self._drop(conn)
-            conn.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
-            )
+        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        self._admin("CREATE DATABASE {}")
         self.created = True
 
     def drop(self) -> None:
         """Drop the database, closing whatever connections are still open to it."""
         if self.created:
-            with self._admin() as conn:
-                self._drop(conn)
+            self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)")
             self.created = False
 
     def connect(self) -> psycopg.Connection:

@@ -1,4 +1,4 @@
-"""The suite's phases after set-up: the rounds, the key table and the purge."""
+"""The suite's phases after set-up: the rounds, the servers, the key table, the purge."""
 
 import re
 import time
@@ -6,8 +6,9 @@ import time
 import keytable
 from report import Purge
 from scenarios import SCENARIOS, round_order, table_round_order
-from server import manage
+from server import Server, manage
 from suite import Bench
+from targets import SERVERS
 from wrk import finish, start
 
 LIVE_FRACTION = 0.2
@@ -18,6 +19,27 @@ def rounds(bench: Bench) -> None:
     for number in range(bench.options.rounds):
         for block in round_order(number):
             bench.run_block(block, round_no=number + 1)
+
+
+def servers(bench: Bench) -> None:
+    """Keyed creates under uvicorn and under gunicorn, 2 workers each, in pairs."""
+    for phase in SERVERS:
+        asgi = phase.startswith("uvicorn")
+        # uvicorn's workers sum their metrics as gunicorn's do (gunicorn.conf.py).
+        env = {**bench.env, "PROMETHEUS_MULTIPROC_DIR": str(bench.media / phase)}
+        (bench.media / phase).mkdir()
+        server = Server(bench.processes, env, bench.raw / f"{phase}.log", asgi=asgi)
+        server.start(workers=2)
+        bench.servers[phase] = server
+        warm_up = bench.load(SCENARIOS["keyed"], seconds=1, phase=phase)
+        bench.wrk(warm_up, f"warm-up-{phase}", phase)
+    bench.say("servers: uvicorn and gunicorn, 2 workers each")
+    block = [(phase, "keyed") for phase in SERVERS]
+    for number in range(bench.options.rounds):
+        bench.run_block(block[::-1] if number % 2 else block, round_no=number + 1)
+    for server in bench.servers.values():
+        bench.processes.stop(server.process)
+    bench.servers.clear()
 
 
 def key_table(bench: Bench) -> tuple[keytable.Fill, Purge]:

@@ -1,10 +1,9 @@
 """Published-to-applied throughput of a Celery task, with and without ``@idempotent``.
 
-Run from the project root against a PostgreSQL database the bench may write to
-and the local RabbitMQ (a virtual host of its own, deleted at the end):
+Run from the project root, with PostgreSQL (a database of its own, created
+and dropped) and the local RabbitMQ (a virtual host of its own, deleted):
 
-    export DATABASE_URL=postgres://root@127.0.0.1:5432/idem_bench
-    .venv/bin/python bench/queues.py --messages 1000 --rounds 3
+    .venv/bin/python bench/queues.py [--database-url URL] [--messages 1000] [--rounds 3]
 
 One worker with two pool processes runs three tasks with one insert as their
 effect: alone, alone in a transaction, and under ``@idempotent``. Each round
@@ -26,9 +25,25 @@ from pathlib import Path
 import django
 from celery import shared_task
 
-# Run as a script and imported by the worker (``--include bench.queues``).
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    url = "postgres://root@127.0.0.1:5432/bench_queues"
+    parser.add_argument("--database-url", default=url, help="created and dropped")
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="pairs of rounds, A B C then C B A"
+    )
+    return parser.parse_args()
+
+
+# Run as a script and imported by the worker (``--include bench.queues``),
+# which is given the script's database.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "idem_project.settings")
+if __name__ == "__main__":
+    ARGS = parse_args()
+    os.environ["DATABASE_URL"] = ARGS.database_url
 django.setup()
 
 from django.db import transaction  # noqa: E402
@@ -63,15 +78,10 @@ def apply_deduped(message_id: str, order_id: int) -> int:
 
 @dataclass(frozen=True)
 class Round:
-    """One timed round: which task, how many messages, how long until all applied."""
+    """One timed round: which task, and its messages applied per second."""
 
     task: str
-    messages: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.messages / self.seconds
+    per_second: float
 
 
 def run_round(app, conn, task: str, order, messages: int) -> Round:  # noqa: ANN001
@@ -83,24 +93,16 @@ def run_round(app, conn, task: str, order, messages: int) -> Round:  # noqa: ANN
         app.send_task(task, kwargs=kwargs, connection=conn)
     while order.events.count() < start_count + messages:
         time.sleep(0.02)
-    return Round(task, messages, time.perf_counter() - began)
+    return Round(task, messages / (time.perf_counter() - began))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3, help="pairs A B, B A")
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database the bench may write to.")
-    from django.core.management import call_command
-
+def measure(messages: int, pairs: int) -> list[Round]:
+    """Warm every task up, then run ``pairs`` of rounds, A B C then C B A."""
     from idem_project.celery import app
     from orders.models import Order
     from tests.factories import make_user
     from tests.workers import Broker, CeleryWorker
 
-    call_command("migrate", verbosity=0)
     order, _ = Order.objects.get_or_create_by_client_id(
         owner=make_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com"),
         client_id="bench-queues",
@@ -113,16 +115,33 @@ def main() -> None:
     try:
         worker.wait_until_ready()
         with app.connection_for_write(broker.url) as conn:
-            for task in TASKS:  # warm up every task
+            for task in TASKS:
                 run_round(app, conn, task, order, 100)
-            for n in range(args.rounds):
+            for n in range(pairs):
                 for task in TASKS if n % 2 == 0 else TASKS[::-1]:
-                    done = run_round(app, conn, task, order, args.messages)
+                    done = run_round(app, conn, task, order, messages)
                     rounds.append(done)
-                    print(f"{task:28} {done.messages:6} msgs {done.per_second:8.1f}/s")
+                    print(f"{task:28} {messages:6} msgs {done.per_second:8.1f}/s")
     finally:
         worker.stop()
         broker.delete()
+    return rounds
+
+
+def main(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.db import connections
+    from keytable import Database
+    from targets import QUEUE_DEDUPE, judged
+
+    database = Database(args.database_url)
+    database.create()
+    try:
+        call_command("migrate", verbosity=0)
+        rounds = measure(args.messages, args.rounds)
+    finally:
+        connections.close_all()
+        database.drop()
     medians = {
         task: statistics.median(r.per_second for r in rounds if r.task == task)
         for task in TASKS
@@ -130,7 +149,8 @@ def main() -> None:
     for task in TASKS:
         ratio = medians[DEDUPED] / medians[task]
         print(f"median {task:28} {medians[task]:7.1f} msg/s (dedupe: {ratio:.2f}x)")
+    print(judged({QUEUE_DEDUPE: medians[DEDUPED] / medians[PLAIN]}, "queues.py"))
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

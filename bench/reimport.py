@@ -1,55 +1,40 @@
 """Re-import cost: a 1,000-item batch against 1,000 single creates, and import_orders.
 
-    python bench/reimport.py [--server postgres://root@127.0.0.1:5432] [--rows 100000]
+    python bench/reimport.py [--database-url URL] [--rows 100000]
 
 Creates a PostgreSQL database of its own (dropped on exit), migrates it, then
 (a) posts 1,000 single creates and five 1,000-item batches through Django's
 test client in this process, timing each (the statement counts are the
-tests'), and (b)
-runs ``manage.py import_orders`` on a generated CSV file twice, each run timed
-as a whole process. Targets: the batch at least 20 times cheaper per item, the
-first import at most 60 s, the second creating nothing.
+tests'), and (b) runs ``manage.py import_orders`` on a generated CSV file
+twice, each run timed as a whole process. Its targets are in targets.py.
 """
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
+from keytable import Database
+from targets import BATCH_COST, IMPORT_AGAIN, IMPORT_SECONDS, judged
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "bench_reimport"
 BATCH = 1000
 
 
-@dataclass(frozen=True)
-class Run:
-    """One measured run: wall seconds, and what it printed."""
-
-    seconds: float
-    output: str = ""
-
-
-def admin(server: str, statement: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL(statement).format(sql.Identifier(DATABASE)))
-
-
-def measure(action: Callable[[], None]) -> Run:
+def seconds(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
-    return Run(time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
-def compare_batch_with_singles(email: str) -> None:
+def batch_against_singles(email: str) -> float:
+    """Return the per-item cost of single creates over that of 1,000-item batches."""
     from rest_framework.test import APIClient
 
     from accounts.models import User
@@ -65,61 +50,60 @@ def compare_batch_with_singles(email: str) -> None:
     def order(client_id: str) -> dict[str, object]:
         return {"client_id": client_id, "product_id": 7, "quantity": 1}
 
-    def singles() -> None:
-        for n in range(BATCH):
-            post("/api/orders/", order(f"s-{n}"))
-
     def batch(prefix: str) -> None:
-        post(
-            "/api/orders/batch/",
-            {"orders": [order(f"{prefix}-{n}") for n in range(BATCH)]},
-        )
+        items = [order(f"{prefix}-{n}") for n in range(BATCH)]
+        post("/api/orders/batch/", {"orders": items})
 
     post("/api/orders/", order("warm-up"))
-    single = measure(singles)
-    batches = [measure(lambda n=n: batch(f"b{n}")) for n in range(5)]
-    again = measure(lambda: batch("b0"))
-    wall = statistics.median(run.seconds for run in batches)
-    print(f"(a) 1,000 single creates: {single.seconds:.2f} s")
-    print(
-        f"    1,000-item batch, median of 5: {wall * 1000:.0f} ms; "
-        f"sent again: {again.seconds * 1000:.0f} ms"
+    single = seconds(
+        lambda: [post("/api/orders/", order(f"s-{n}")) for n in range(BATCH)]
     )
+    wall = statistics.median(seconds(lambda n=n: batch(f"b{n}")) for n in range(5))
+    again = seconds(lambda: batch("b0"))
+    print(f"(a) 1,000 single creates: {single:.2f} s")
     print(
-        f"    per-item cost, singles / batch: {single.seconds / wall:.1f}x (target >= 20x)"
+        f"    1,000-item batch, median of 5: {wall * 1000:.0f} ms; again: {again * 1000:.0f} ms"
     )
+    return single / wall
 
 
-def import_file(path: Path, email: str, env: dict[str, str]) -> Run:
+def import_file(path: Path, email: str) -> tuple[float, int]:
+    """Run import_orders on ``path``; return its seconds and the orders it created."""
+    command = [
+        sys.executable,
+        "manage.py",
+        "import_orders",
+        str(path),
+        "--owner",
+        email,
+    ]
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "manage.py", "import_orders", str(path), "--owner", email],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        command, cwd=ROOT, capture_output=True, text=True, check=False
     )
+    took = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"import_orders failed:\n{done.stderr}")
-    return Run(time.perf_counter() - start, output=done.stdout.strip())
+    print(f"(b) import_orders: {took:.1f} s ({done.stdout.strip()})")
+    return took, int(re.search(r"created (\d+)", done.stdout).group(1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="postgres://root@127.0.0.1:5432")
+    url = "postgres://root@127.0.0.1:5432/bench_reimport"
+    parser.add_argument("--database-url", default=url)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     os.environ.update(
-        DATABASE_URL=f"{args.server}/{DATABASE}",
+        DATABASE_URL=args.database_url,
         DEBUG="0",
         SECRET_KEY="bench-reimport-secret-key-not-for-production",
         WEBHOOK_SECRET="bench-reimport-webhook-secret",
         DJANGO_SETTINGS_MODULE="idem_project.settings",
     )
     sys.path.insert(0, str(ROOT))
-    admin(args.server, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
-    admin(args.server, "CREATE DATABASE {}")
+    database = Database(args.database_url)
+    database.create()
     try:
         import django
         from django.core.management import call_command
@@ -130,27 +114,19 @@ def main() -> None:
 
         email = "bench@example.com"
         User.objects.create_user(email=email, password="bench-password-1")
-        compare_batch_with_singles(email)
+        figures: dict[str, float | None] = {BATCH_COST: batch_against_singles(email)}
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "orders.csv"
-            with path.open("w") as file:
-                file.write("client_id,product_id,quantity\n")
-                file.writelines(
-                    f"csv-{n:06d},{n % 97 + 1},{n % 5 + 1}\n" for n in range(args.rows)
-                )
-            runs = [import_file(path, email, dict(os.environ)) for _ in range(2)]
-        for name, run in zip(
-            ("(b) import_orders", "    second run"), runs, strict=True
-        ):
-            print(
-                f"{name}, {args.rows:,} rows: {run.seconds:.1f} s ({run.output}) "
-                "(target <= 60 s)"
-            )
+            rows = (f"csv-{n:06d},{n % 97 + 1},{n % 5 + 1}\n" for n in range(args.rows))
+            path.write_text("client_id,product_id,quantity\n" + "".join(rows))
+            figures[IMPORT_SECONDS], _ = import_file(path, email)
+            _, figures[IMPORT_AGAIN] = import_file(path, email)
+        print(f"\n{args.rows:,} rows\n" + judged(figures, "reimport.py"))
     finally:
         from django.db import connections
 
         connections.close_all()
-        admin(args.server, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        database.drop()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """The runs' records, and the summary: medians, ratios within rounds, the targets."""
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from keytable import Fill
 from scenarios import SCENARIOS
-from targets import CONTENTION, FULL_EMPTY, PURGE_P99, PURGE_SECONDS, RATIOS, TARGETS
+from targets import CONTENTION, PURGE_P99, PURGE_SECONDS, RATIOS, judged
 from wrk import Summary
+
+Slot = tuple[str, str]  # (phase, scenario)
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,8 @@ def chosen(
     }
 
 
-def ratios(
-    runs: list[Run], top: tuple[str, str], bottom: tuple[str, str]
-) -> list[float | None]:
-    """Return top / bottom requests per second in each round, (phase, scenario) each."""
+def ratios(runs: list[Run], top: Slot, bottom: Slot) -> list[float | None]:
+    """Return top / bottom requests per second in each round."""
     above, below = chosen(runs, *top), chosen(runs, *bottom)
     numbers = sorted({r.round for r in runs if r.phase in (top[0], bottom[0])})
     return [
@@ -95,10 +96,7 @@ def scenarios_table(runs: list[Run]) -> str:
     for name, scenario in SCENARIOS.items():
         every = chosen(runs, "rounds", name, valid=False).values()
         valid = [r.got for r in every if r.valid]
-        statuses: dict[str, int] = {}
-        for run in every:
-            for code, count in run.got.statuses.items():
-                statuses[code] = statuses.get(code, 0) + count
+        statuses = sum((Counter(r.got.statuses) for r in every), Counter())
         rows.append(
             [
                 scenario.title,
@@ -110,17 +108,14 @@ def scenarios_table(runs: list[Run]) -> str:
             ]
         )
     header = ["scenario", "req/s", "p50 ms", "p99 ms", "statuses", "valid"]
-    return "Scenarios (median of the valid runs over the rounds)\n" + table(
-        rows, header
-    )
+    return "Scenarios, medians of the valid runs\n" + table(rows, header)
 
 
 def ratios_table(outcome: Outcome) -> str:
     rows = []
     for ratio in RATIOS:
-        each = ratios(
-            outcome.runs, ("rounds", ratio.numerator), ("rounds", ratio.denominator)
-        )
+        top, bottom = ratio.phases
+        each = ratios(outcome.runs, (top, ratio.numerator), (bottom, ratio.denominator))
         outcome.figures[ratio.title] = median(each)
         rows.append([ratio.title, " ".join(fmt(r) for r in each), fmt(median(each))])
     header = ["ratio of requests/s", "per round", "median"]
@@ -142,8 +137,6 @@ def key_table_text(outcome: Outcome) -> str:
     fill, runs = outcome.fill, outcome.runs
     if fill is None:
         return "The key table: skipped"
-    each = ratios(runs, ("table-full", "keyed"), ("table-empty", "keyed"))
-    outcome.figures[FULL_EMPTY] = median(each)
     rows = []
     for name in ("baseline", "keyed"):
         empty, full = (
@@ -157,7 +150,6 @@ def key_table_text(outcome: Outcome) -> str:
         f"The key table: {fill.expired:,} expired and {fill.live:,} live keys, "
         f"filled in {fill.seconds} s, {fill.size} with indexes",
         table(rows, ["scenario", "empty req/s", "full req/s"]),
-        f"  keyed create, full / empty, per round: {' '.join(fmt(r) for r in each)}",
     ]
     if outcome.purge:
         lines.append(purge_text(outcome, outcome.purge))
@@ -178,14 +170,6 @@ def purge_text(outcome: Outcome, purge: Purge) -> str:
     )
 
 
-def targets_table(outcome: Outcome) -> str:
-    rows = []
-    for target in TARGETS:
-        value = outcome.figures.get(target.figure)
-        rows.append([target.figure, fmt(value), target.bound, target.verdict(value)])
-    return "Targets\n" + table(rows, ["figure", "value", "target", ""])
-
-
 def summarise(outcome: Outcome) -> str:
     """Return the readable summary; fill ``outcome.figures`` on the way."""
     parts = [
@@ -194,7 +178,7 @@ def summarise(outcome: Outcome) -> str:
         ratios_table(outcome),
         contention_figure(outcome),
         key_table_text(outcome),
-        targets_table(outcome),
+        judged(outcome.figures, "run.py"),
     ]
     invalid = [
         f"  INVALID {r.phase} r{r.round} {r.scenario}: {'; '.join(r.problems)}"

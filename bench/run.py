@@ -1,12 +1,13 @@
-"""Idem's benchmark suite: ``make bench`` (about 8 minutes) or ``make bench-quick``.
+"""Idem's HTTP benchmark, the first part of ``make bench``; see docs/benchmarks.md.
 
 Creates its own PostgreSQL database, starts ``gunicorn idem_project.wsgi``
 with sync workers and DEBUG=0, and drives every scenario with wrk and the Lua
-scripts beside this file, in interleaved rounds. Then it fills the key table
-with a million keys, compares keyed creates on the full and on an empty
-table, and times the purge under load. It prints a summary and writes it,
-with every raw output, to bench/results/<time>/. Whatever it started is
-stopped, and its database dropped, on any exit. See docs/benchmarks.md.
+scripts beside this file, in interleaved rounds; then keyed creates under
+uvicorn and gunicorn, 2 workers each. Then it fills the key table with a
+million keys, compares keyed creates on the full and on an empty table, and
+times the purge under load. It prints a summary and writes it, with every
+raw output, to bench/results/<time>/. Whatever it started is stopped, and
+its database dropped, on any exit.
 """
 
 import argparse
@@ -90,6 +91,7 @@ def main(argv: list[str]) -> int:
     try:
         bench.setup()
         phases.rounds(bench)
+        phases.servers(bench)
         if not options.skip_table:
             outcome.fill, outcome.purge = phases.key_table(bench)
     except KeyboardInterrupt:

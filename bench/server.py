@@ -1,7 +1,6 @@
 """The server under test and every child process: gunicorn, manage.py, wrk."""
 
 import contextlib
-import http.client
 import json
 import os
 import signal
@@ -9,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,42 +52,22 @@ class Processes:
             self.stop(process)
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP answer, its body JSON-decoded when it is JSON."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def call(port: int, method: str, path: str, body: Any = None, **headers: str) -> Reply:
-    """Send one request to the server and return its reply."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    sent = dict(headers)
-    payload = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
+def call(port: int, method: str, path: str, body: Any = None, **headers: str) -> Any:
+    """Send one request to the server; return its status and its decoded JSON body."""
+    data = None if body is None else json.dumps(body).encode()
+    headers["Content-Type"] = "application/json"
+    url = f"http://127.0.0.1:{port}{path}"
+    request = urllib.request.Request(url, data, headers, method=method)
     try:
-        conn.request(method, path, body=payload, headers=sent)
-        answer = conn.getresponse()
-        raw = answer.read()
-        received = {name.lower(): value for name, value in answer.getheaders()}
-    finally:
-        conn.close()
-    decoded = raw
-    if received.get("content-type", "").startswith("application/json"):
-        decoded = json.loads(raw)
-    return Reply(answer.status, received, decoded)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read()
 
 
-def django_env(
-    *, database_url: str, media_root: Path, secret_key: str
-) -> dict[str, str]:
+def django_env(database_url: str, media_root: Path, secret_key: str) -> dict[str, str]:
     """Return the environment the project runs with under the benchmark."""
-    env = dict(os.environ)
-    env.pop("STATIC_ROOT", None)
+    env = {name: v for name, v in os.environ.items() if name != "STATIC_ROOT"}
     env.update(
         DJANGO_SETTINGS_MODULE="idem_project.settings",
         DEBUG="0",
@@ -105,14 +86,8 @@ def django_env(
 
 def manage(args: list[str], *, env: dict[str, str], log: Path) -> str:
     """Run ``manage.py args``; return its output, raise BenchError on failure."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [sys.executable, "manage.py", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     with log.open("a") as out:
         out.write(f"$ manage.py {' '.join(args)}\n{done.stdout}{done.stderr}\n")
     if done.returncode != 0:
@@ -129,11 +104,12 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """``gunicorn idem_project.wsgi`` with sync workers on a free loopback port."""
+    """gunicorn with sync workers, or uvicorn when ``asgi``, on a free loopback port."""
 
     processes: Processes
     env: dict[str, str]
     log: Path
+    asgi: bool = False
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -141,14 +117,22 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self, workers: int) -> list[str]:
+        if self.asgi:
+            args = ["uvicorn", "idem_project.asgi:application", "--host", "127.0.0.1"]
+            args += ["--port", str(self.port), "--no-access-log"]
+        else:
+            args = ["gunicorn", "idem_project.wsgi", "--timeout", "120"]
+            args += ["--bind", f"127.0.0.1:{self.port}"]
+        args += ["--workers", str(workers), "--backlog", "2048"]
+        return [sys.executable, "-m", *args, "--log-level", "warning"]
+
     def start(self, *, workers: int) -> None:
-        """Start gunicorn and wait until every worker has answered."""
+        """Start the server and wait until every worker has answered."""
         self.port = free_port()
-        args = ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}"]
-        args += ["--backlog", "2048", "--timeout", "120", "--log-level", "warning"]
         with self.log.open("w") as log:
             self.process = self.processes.start(
-                [sys.executable, "-m", "gunicorn", "idem_project.wsgi", *args],
+                self.command(workers),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -157,12 +141,12 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchError(f"gunicorn exited; see {self.log}")
+                raise BenchError(f"the server exited; see {self.log}")
             with contextlib.suppress(OSError):
-                if call(self.port, "GET", "/api/").status == 200:
+                if call(self.port, "GET", "/api/")[0] == 200:
                     # Let every worker import the URLconf before anything is timed.
                     for _ in range(workers * 4):
                         call(self.port, "GET", "/api/")
                     return
             time.sleep(0.2)
-        raise BenchError("gunicorn did not answer within 60 seconds")
+        raise BenchError(f"the server did not answer within 60 seconds; see {self.log}")

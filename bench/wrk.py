@@ -10,11 +10,6 @@ from pathlib import Path
 
 from server import BENCH_DIR, ROOT, BenchError, Processes
 
-MISSING = (
-    "wrk is not installed. Install it first, e.g. `apt-get install wrk` on Debian "
-    "or Ubuntu, `brew install wrk` on macOS; the benchmark installs nothing itself."
-)
-
 
 @dataclass(frozen=True)
 class Load:
