@@ -32,7 +32,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", default=url, help="created and dropped")
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="pairs of rounds, A B C then C B A"
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds; the order of the tasks turns round each time",
     )
     return parser.parse_args()
 
@@ -96,8 +99,8 @@ def run_round(app, conn, task: str, order, messages: int) -> Round:  # noqa: ANN
     return Round(task, messages / (time.perf_counter() - began))
 
 
-def measure(messages: int, pairs: int) -> list[Round]:
-    """Warm every task up, then run ``pairs`` of rounds, A B C then C B A."""
+def measure(messages: int, count: int) -> list[Round]:
+    """Warm every task up, then run ``count`` rounds: A B C, C B A, A B C and on."""
     from idem_project.celery import app
     from orders.models import Order
     from tests.factories import make_user
@@ -117,7 +120,7 @@ def measure(messages: int, pairs: int) -> list[Round]:
         with app.connection_for_write(broker.url) as conn:
             for task in TASKS:
                 run_round(app, conn, task, order, 100)
-            for n in range(pairs):
+            for n in range(count):
                 for task in TASKS if n % 2 == 0 else TASKS[::-1]:
                     done = run_round(app, conn, task, order, messages)
                     rounds.append(done)
