@@ -53,8 +53,8 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
-	$(BIN)/python bench/reimport.py --rows 10000
-	$(BIN)/python bench/queues.py --messages 200 --rounds 1
+	$(BIN)/python bench/reimport.py --quick
+	$(BIN)/python bench/queues.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,6 +1,6 @@
 """Re-import cost: a 1,000-item batch against 1,000 single creates, and import_orders.
 
-    python bench/reimport.py [--database-url URL] [--rows 100000]
+    python bench/reimport.py [--database-url URL] [--quick]
 
 Creates a PostgreSQL database of its own (dropped on exit), migrates it, then
 (a) posts 1,000 single creates and five 1,000-item batches through Django's
@@ -91,9 +91,10 @@ def import_file(path: Path, email: str) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     url = "postgres://root@127.0.0.1:5432/bench_reimport"
-    parser.add_argument("--database-url", default=url)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default=url, help="created and dropped")
+    parser.add_argument("--quick", action="store_true", help="10,000 rows, not 100,000")
     args = parser.parse_args()
+    rows = 10_000 if args.quick else 100_000
     os.environ.update(
         DATABASE_URL=args.database_url,
         DEBUG="0",
@@ -117,11 +118,11 @@ def main() -> None:
         figures: dict[str, float | None] = {BATCH_COST: batch_against_singles(email)}
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "orders.csv"
-            rows = (f"csv-{n:06d},{n % 97 + 1},{n % 5 + 1}\n" for n in range(args.rows))
-            path.write_text("client_id,product_id,quantity\n" + "".join(rows))
+            lines = (f"csv-{n:06d},{n % 97 + 1},{n % 5 + 1}\n" for n in range(rows))
+            path.write_text("client_id,product_id,quantity\n" + "".join(lines))
             figures[IMPORT_SECONDS], _ = import_file(path, email)
             _, figures[IMPORT_AGAIN] = import_file(path, email)
-        print(f"\n{args.rows:,} rows\n" + judged(figures, "reimport.py"))
+        print(f"\n{rows:,} rows\n" + judged(figures, "reimport.py"))
     finally:
         from django.db import connections
 
