@@ -1,13 +1,13 @@
 import uuid
 
 import kombu
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import TransactionTestCase, override_settings
-from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from consumers.payment_events import PaymentEventsConsumer
 from tests.consumers.events import body_of, drain, publish
+from tests.statements import statements_of
 from tests.webhooks.deliveries import (
     deliver,
     encode,
@@ -18,8 +18,6 @@ from tests.webhooks.deliveries import (
 )
 from webhooks.models import WebhookEvent
 from webhooks.services import payment_event_accept, payment_succeeded_apply
-
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def consumed(outcome):
@@ -85,15 +83,6 @@ class PaymentEventsConsumerInProcessTests(TransactionTestCase):
 class ConsumerDedupeCostTests(TransactionTestCase):
     """The event's record costs two statements over its effect: its insert and its outcome."""
 
-    def statements(self, call):
-        with CaptureQueriesContext(connection) as queries:
-            call()
-        return [
-            q["sql"]
-            for q in queries.captured_queries
-            if not q["sql"].startswith(_TRANSACTION_CONTROL)
-        ]
-
     def test_a_first_delivery_adds_at_most_two_statements_to_its_effect(self):
         plain_order, deduped_order = make_order(), make_order()
 
@@ -102,8 +91,8 @@ class ConsumerDedupeCostTests(TransactionTestCase):
                 payment_succeeded_apply(payload=payment_succeeded(plain_order.pk))
 
         body = encode(payment_succeeded(deduped_order.pk, event_id="evt_cost"))
-        plain = self.statements(effect_only)
-        deduped = self.statements(
+        plain = statements_of(effect_only)
+        deduped = statements_of(
             lambda: payment_event_accept(
                 body=body, signature=signature(body), source="broker"
             )

@@ -3,15 +3,13 @@ import uuid
 
 from django.db import connection
 from django.test import TestCase, TransactionTestCase, override_settings
-from django.test.utils import CaptureQueriesContext
 
 from idempotency.exceptions import KeyInUse, KeyMismatch
 from idempotency.functions import idempotent
 from idempotency.models import IdempotencyKey
 from tests.concurrency import needs_postgresql, run_together
+from tests.statements import statements_of
 from webhooks.models import WebhookEvent
-
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 runs = []
 
@@ -134,19 +132,10 @@ class IdempotentFunctionTests(TestCase):
 class IdempotentFunctionCostTests(TransactionTestCase):
     """The dedupe costs two statements on a first call: the claim and the record."""
 
-    def statements(self, call):
-        with CaptureQueriesContext(connection) as queries:
-            call()
-        return [
-            q["sql"]
-            for q in queries.captured_queries
-            if not q["sql"].startswith(_TRANSACTION_CONTROL)
-        ]
-
     def test_first_call_adds_two_statements_and_a_repeat_costs_two(self):
-        plain = self.statements(lambda: note("plain"))
-        first = self.statements(lambda: note_once("cost"))
-        repeat = self.statements(lambda: note_once("cost"))
+        plain = statements_of(lambda: note("plain"))
+        first = statements_of(lambda: note_once("cost"))
+        repeat = statements_of(lambda: note_once("cost"))
         self.assertLessEqual(len(first) - len(plain), 2)
         self.assertLessEqual(len(repeat), 2)
 

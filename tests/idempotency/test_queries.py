@@ -6,13 +6,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import make_user, token_client
 from tests.idempotency.helpers import TEST_URLS, keyed
-
-_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def statements(queries):
-    """Return the SQL statements, without transaction control."""
-    return [q["sql"] for q in queries if not q["sql"].startswith(_TRANSACTION_CONTROL)]
+from tests.statements import statements
 
 
 class StatementCountTests(TransactionTestCase):
