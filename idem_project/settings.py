@@ -139,17 +139,22 @@ INSTALLED_APPS = [
     "outbox",
 ]
 
+# Under ASGI, Django runs every middleware above a sync-only one in sync
+# mode, in one thread, and each async-mode MiddlewareMixin hook in a thread
+# hop of its own. The static files middleware is sync-only and sits just
+# above the key layer, so the ones above it cost no hop
+# (docs/idempotency.md#under-asgi).
 MIDDLEWARE = [
     "observability.middleware.ResponseCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "idem_project.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "idempotency.drf.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "idem_project.middleware.StaticFilesMiddleware",
+    "idempotency.drf.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "idem_project.urls"
