@@ -1,11 +1,10 @@
-from unittest import mock
-
-from asgiref.sync import SyncToAsync, iscoroutinefunction
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.test import AsyncClient, TestCase, override_settings
 
 from idempotency.drf import IdempotencyMiddleware
 from idempotency.models import IdempotencyKey
+from tests.asgi import post_counting_hops
 from tests.idempotency.helpers import TEST_URLS, keyed
 
 LAYER = "idempotency.drf.IdempotencyMiddleware"
@@ -80,21 +79,9 @@ class AsgiTests(TestCase):
 
     async def test_the_layer_adds_no_thread_hop(self):
         async def hops(client, **headers):
-            calls = 0
-            original = SyncToAsync.__call__
-
-            async def counted(adapter, *args, **kwargs):
-                nonlocal calls
-                calls += 1
-                return await original(adapter, *args, **kwargs)
-
-            with mock.patch.object(SyncToAsync, "__call__", counted):
-                response = await client.post(
-                    "/api/things/",
-                    {"name": "h"},
-                    content_type="application/json",
-                    headers=headers,
-                )
+            response, calls = await post_counting_hops(
+                client, "/api/things/", {"name": "h"}, **headers
+            )
             self.assertEqual(response.status_code, 201)
             return calls
 
