@@ -6,6 +6,16 @@ from prometheus_client import REGISTRY
 from idempotency.models import IdempotencyKey
 
 TEST_URLS = "tests.idempotency.urls"
+# The outcomes of idempotency_requests_total, as the contract names them.
+OUTCOMES = (
+    "created",
+    "replayed",
+    "mismatch",
+    "in_use",
+    "invalid",
+    "required",
+    "released",
+)
 
 
 def keyed(key, **headers):
@@ -39,15 +49,7 @@ def requests_total(outcome):
 class CounterDelta:
     """Read how much each outcome's counter moved while the block ran."""
 
-    outcomes = (
-        "created",
-        "replayed",
-        "mismatch",
-        "in_use",
-        "invalid",
-        "required",
-        "released",
-    )
+    outcomes = OUTCOMES
 
     def __enter__(self):
         self.before = {o: requests_total(o) for o in self.outcomes}

@@ -5,17 +5,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from observability.metrics import CONSUMED_MESSAGES, OUTBOX_MESSAGES
 from observability.views import MetricsView
 from tests.factories import make_user, token_client
+from tests.idempotency.helpers import OUTCOMES
 from tests.observability.helpers import sample_value
-
-OUTCOMES = [
-    "created",
-    "replayed",
-    "mismatch",
-    "in_use",
-    "invalid",
-    "required",
-    "released",
-]
 
 
 def metrics_from(address):
