@@ -21,7 +21,7 @@ from rest_framework.authtoken.models import Token
 from idempotency.models import IdempotencyKey
 from orders.models import Order
 from outbox.models import OutboxMessage
-from tests.concurrency import needs_postgresql, run_together
+from tests.concurrency import run_together
 from tests.consumers.events import publish
 from tests.factories import make_user
 from tests.outbox.smtp import SmtpServer
@@ -63,7 +63,6 @@ def backends_of_the_test_database():
         return cursor.fetchall()
 
 
-@needs_postgresql
 @needs_pgbouncer
 class PgBouncerHttpTests(UnavailableAssertions, TransactionTestCase):
     """gunicorn with 4 workers sharing 3 server connections through PgBouncer."""
@@ -245,7 +244,6 @@ print(json.dumps(found))
 """
 
 
-@needs_postgresql
 @needs_pgbouncer
 class SessionStateTests(TransactionTestCase):
     """Through PgBouncer with a single server connection that every client shares."""
@@ -282,7 +280,6 @@ class SessionStateTests(TransactionTestCase):
 
 
 @needs_rabbitmq
-@needs_postgresql
 @needs_pgbouncer
 class PgBouncerWorkerTests(TransactionTestCase):
     """A real Celery worker and gunicorn, both through PgBouncer."""
