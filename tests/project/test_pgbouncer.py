@@ -32,7 +32,7 @@ from tests.project.test_database_failures import (
     UnavailableAssertions,
     send,
 )
-from tests.servers import Gunicorn, wait_for
+from tests.servers import Gunicorn, Uvicorn, wait_for
 from tests.webhooks.deliveries import history, make_order, payment_succeeded
 from tests.workers import Broker, CeleryWorker, needs_rabbitmq
 from webhooks.models import WebhookEvent
@@ -200,6 +200,31 @@ class PgBouncerHttpTests(UnavailableAssertions, TransactionTestCase):
         for _ in range(8):
             status, _, reply = send(url, headers=self.headers)
             self.assertEqual(status, 200, reply)
+
+
+@needs_pgbouncer
+class PgBouncerAsgiTests(TransactionTestCase):
+    """uvicorn with 2 workers through PgBouncer."""
+
+    def test_racing_keyed_creates_make_one_order_and_a_replay_replays_it(self):
+        bouncer = PgBouncer(pool_size=3)
+        self.addCleanup(bouncer.stop)
+        server = Uvicorn(workers=2, env=pooled_env(bouncer))
+        self.addCleanup(server.stop)
+        server.wait_until_ready()
+        token = Token.objects.create(user=make_user()).key
+        headers = {"Authorization": f"Token {token}", "Idempotency-Key": "asgi"}
+        body = {"client_id": "asgi", "product_id": 7, "quantity": 1}
+        url = server.url("/api/orders/")
+        outcomes = run_together(
+            lambda: send(url, method="POST", body=body, headers=headers), threads=8
+        )
+        statuses = sorted(o[0] for o in outcomes)
+        self.assertEqual(statuses.count(201), 1, server.output())
+        self.assertTrue(set(statuses) <= {200, 201, 409}, statuses)
+        again = send(url, method="POST", body=body, headers=headers)
+        self.assertEqual(again[1]["Idempotent-Replayed"], "true")
+        self.assertEqual(Order.objects.count(), 1)
 
 
 PROBE = """
