@@ -4,11 +4,12 @@ import re
 import time
 
 import keytable
+import pooler
 from report import Purge
 from scenarios import SCENARIOS, round_order, table_round_order
 from server import Server, manage
 from suite import Bench
-from targets import SERVERS
+from targets import POOLERS, SERVERS
 from wrk import finish, start
 
 LIVE_FRACTION = 0.2
@@ -35,6 +36,26 @@ def servers(bench: Bench) -> None:
         bench.wrk(warm_up, f"warm-up-{phase}", phase)
     bench.say("servers: uvicorn and gunicorn, 2 workers each")
     block = [(phase, "keyed") for phase in SERVERS]
+    for number in range(bench.options.rounds):
+        bench.run_block(block[::-1] if number % 2 else block, round_no=number + 1)
+    for server in bench.servers.values():
+        bench.processes.stop(server.process)
+    bench.servers.clear()
+
+
+def pgbouncer(bench: Bench) -> None:
+    """Keyed creates straight to PostgreSQL and through PgBouncer, 2 workers each."""
+    through = pooler.start(bench.processes, bench.db.url, bench.raw / "pgbouncer")
+    pooled = {"DATABASE_URL": through, "DATABASE_TRANSACTION_POOLING": "1"}
+    for phase, env in zip(POOLERS, ({}, pooled), strict=True):
+        server = Server(
+            bench.processes, {**bench.env, **env}, bench.raw / f"{phase}.log"
+        )
+        server.start(workers=2)
+        bench.servers[phase] = server
+        bench.wrk(bench.load(SCENARIOS["keyed"], seconds=1), f"warm-up-{phase}", phase)
+    bench.say("pgbouncer: gunicorn direct and through PgBouncer, 2 workers each")
+    block = [(phase, "keyed") for phase in POOLERS]
     for number in range(bench.options.rounds):
         bench.run_block(block[::-1] if number % 2 else block, round_no=number + 1)
     for server in bench.servers.values():

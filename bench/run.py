@@ -7,7 +7,9 @@ uvicorn and gunicorn, 2 workers each. Then it fills the key table with a
 million keys, compares keyed creates on the full and on an empty table, and
 times the purge under load. It prints a summary and writes it, with every
 raw output, to bench/results/<time>/. Whatever it started is stopped, and
-its database dropped, on any exit.
+its database dropped, on any exit. With ``--pgbouncer`` it runs, after the
+set-up, only keyed creates under gunicorn straight to PostgreSQL and through
+PgBouncer in transaction mode, 2 workers each, in interleaved rounds.
 """
 
 import argparse
@@ -49,6 +51,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run Idem's benchmark suite.")
     parser.add_argument("--quick", action="store_true", help="one short round of all")
     parser.add_argument("--skip-table", action="store_true", help="skip the key table")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="only keyed creates, direct and through PgBouncer (transaction mode)",
+    )
     for flag, kind, default, text in FLAGS:
         parser.add_argument(flag, type=kind, default=default, help=text)
     options = parser.parse_args(argv)
@@ -90,9 +97,12 @@ def main(argv: list[str]) -> int:
     failed = ""
     try:
         bench.setup()
-        phases.rounds(bench)
-        phases.servers(bench)
-        if not options.skip_table:
+        if options.pgbouncer:
+            phases.pgbouncer(bench)
+        else:
+            phases.rounds(bench)
+            phases.servers(bench)
+        if not (options.skip_table or options.pgbouncer):
             outcome.fill, outcome.purge = phases.key_table(bench)
     except KeyboardInterrupt:
         failed = "interrupted"

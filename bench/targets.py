@@ -17,6 +17,8 @@ class Ratio:
 # The phase of run.py that runs keyed creates under each server, 2 workers each.
 SERVERS = ("uvicorn-2", "gunicorn-2")
 TABLES = ("table-full", "table-empty")
+# The phase of run.py --pgbouncer: the same keyed creates, direct and pooled.
+POOLERS = ("direct-2", "pgbouncer-2")
 RATIOS = (
     Ratio("keyed create / create without key", "keyed", "baseline"),
     Ratio("replay / plain GET", "replay", "read"),
@@ -26,6 +28,12 @@ RATIOS = (
     Ratio("photo upload (100 KB) / create without key", "upload", "baseline"),
     Ratio("keyed create, uvicorn / gunicorn, 2 workers", "keyed", "keyed", SERVERS),
     Ratio("keyed create, full / empty key table", "keyed", "keyed", TABLES),
+    Ratio(
+        "keyed create, through PgBouncer / direct, 2 workers",
+        "keyed",
+        "keyed",
+        POOLERS[::-1],
+    ),
 )
 CONTENTION = "contention: 5xx replies and keys executed twice"
 PURGE_SECONDS = "purge of the expired keys under load, seconds"

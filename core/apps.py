@@ -8,3 +8,9 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from core import checks  # noqa: F401  registers the connection check
+        from core.pooling import connect_if_pooling
+
+        connect_if_pooling()

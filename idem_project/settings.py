@@ -185,6 +185,15 @@ DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 10.0)
 DATABASE_POOL_SIZE = env_int(
     "DATABASE_POOL_SIZE", 20, form="a whole number of connections", minimum=1
 )
+# Behind PgBouncer in transaction mode: no session state, the timeouts set by
+# each transaction (core/pooling.py, docs/scaling.md).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+# How many processes, on every host together, connect to the database; the
+# check core.W001 compares it times DATABASE_POOL_SIZE with what the database
+# allows (docs/scaling.md).
+DATABASE_MAX_PROCESSES = env_int(
+    "DATABASE_MAX_PROCESSES", 1, form="a whole number of processes", minimum=1
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _timeout_ms = int(DATABASE_STATEMENT_TIMEOUT * 1000)
     # The pool hands out only connections that answer: a restart of PostgreSQL
@@ -214,6 +223,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,
     }
+    if DATABASE_TRANSACTION_POOLING:
+        if DATABASES["default"]["OPTIONS"]["server_side_binding"]:
+            raise _wrong(
+                "DATABASE_SERVER_SIDE_BINDING",
+                "0 with DATABASE_TRANSACTION_POOLING=1",
+                os.environ["DATABASE_SERVER_SIDE_BINDING"],
+            )
+        # PgBouncer refuses the start-up options; nothing is prepared, and no
+        # cursor outlives its transaction on a server connection.
+        del DATABASES["default"]["OPTIONS"]["options"]
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_idem")}
 else:
     # Writers queue on SQLite's lock instead of failing with "database is locked",

@@ -24,6 +24,9 @@ VARIABLES = (
     "LOG_LEVEL",
     "ALLOWED_HOSTS",
     "SECURE_COOKIES",
+    "DATABASE_TRANSACTION_POOLING",
+    "DATABASE_MAX_PROCESSES",
+    "DATABASE_SERVER_SIDE_BINDING",
 )
 PRODUCTION = {
     "DEBUG": "0",
@@ -39,6 +42,8 @@ WRONG_VALUES = (
     ("DEBUG", "maybe", "1/0 or true/false"),
     ("DATABASE_STATEMENT_TIMEOUT", "10s", "a positive number of seconds"),
     ("DATABASE_POOL_SIZE", "many", "a whole number of connections"),
+    ("DATABASE_TRANSACTION_POOLING", "pgbouncer", "1/0 or true/false"),
+    ("DATABASE_MAX_PROCESSES", "0", "a whole number of processes"),
 )
 
 
