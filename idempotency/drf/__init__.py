@@ -16,13 +16,14 @@ from idempotency.drf.claims import principal_of
 from idempotency.drf.gate import IdempotencyGate
 from idempotency.drf.middleware import IdempotencyMiddleware
 from idempotency.drf.replies import REPLAYED_HEADER, replay_response
-from idempotency.drf.scope import applies_to
+from idempotency.drf.scope import applies_to, idempotent_view
 
 __all__ = [
     "REPLAYED_HEADER",
     "IdempotencyGate",
     "IdempotencyMiddleware",
     "applies_to",
+    "idempotent_view",
     "principal_of",
     "replay_response",
 ]

@@ -6,7 +6,7 @@ from rest_framework.throttling import BaseThrottle
 
 from idempotency.drf.claims import claim_request
 from idempotency.drf.payload import request_payload
-from idempotency.drf.scope import ATTEMPT_ATTR, EXEMPT_ATTR, applies_to
+from idempotency.drf.scope import ATTEMPT_ATTR, EXEMPT_ATTR, GUARDED_ATTR, applies_to
 
 if TYPE_CHECKING:
     # Imported for annotations only: DRF imports this module while it defines
@@ -42,15 +42,20 @@ class IdempotencyGate(BaseThrottle):
     def allow_request(self, request: "Request", view: "APIView") -> bool:
         """Claim the key, or raise the stored reply; let every request through."""
         method = request.method or ""
+        django_request = request._request
         if (
             getattr(view, EXEMPT_ATTR, False)
-            or not applies_to(method, request.path_info)
+            # Under the prefixes, or opted in and so run by the middleware.
+            or not (
+                getattr(django_request, GUARDED_ATTR, False)
+                or applies_to(method, request.path_info)
+            )
             or not _allows(view, method)
-            or hasattr(request._request, ATTEMPT_ATTR)
+            or hasattr(django_request, ATTEMPT_ATTR)
         ):
             return True
         claim_request(
-            request._request,
+            django_request,
             method=method,
             user=request.user,
             view=view,

@@ -6,22 +6,33 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from rest_framework.exceptions import APIException
 
 from idempotency import metrics, store
-from idempotency.drf.replies import Replay, replay_response, reply_of
-from idempotency.drf.scope import ATTEMPT_ATTR, GUARDED_ATTR, governs
+from idempotency.drf.claims import claim_request
+from idempotency.drf.payload import django_payload
+from idempotency.drf.replies import Replay, error_response, replay_response, reply_of
+from idempotency.drf.scope import (
+    ATTEMPT_ATTR,
+    GUARDED_ATTR,
+    governs,
+    is_drf_view,
+    view_class_of,
+)
 from idempotency.records import Attempt
 
 
 class IdempotencyMiddleware:
-    """Run each view under the layer in one transaction with its key; keep 2xx only.
+    """Run each view under the layer in one transaction with its key; store 2xx only.
 
     Add it to MIDDLEWARE after AuthenticationMiddleware and after every
     middleware with a ``process_view`` that must run (CsrfViewMiddleware):
     its own ``process_view`` calls the view, inside one
-    ``transaction.atomic()`` where a 2xx reply to a request that claimed its
-    key is recorded with the work it did; any other status rolls the whole
-    transaction back, which also releases the key.
+    ``transaction.atomic()``, for the DRF views under the configured prefixes
+    and the views that opted in (``scope.governs``). A 2xx reply to a request
+    that claimed its key is recorded with the work it did; a 3xx keeps its
+    work and releases the key; a 4xx or 5xx rolls the whole transaction back,
+    which also releases the key. Other views are left to Django.
 
     Sync and async capable. Under ASGI the transaction, the view and the
     rendering run in one ``sync_to_async`` call, the one thread hop Django
@@ -72,16 +83,41 @@ class IdempotencyMiddleware:
 def _settle(request: HttpRequest, response: HttpResponseBase, using: str) -> str | None:
     """Record or release the request's key as its reply says; return the outcome."""
     attempt: Attempt | None = getattr(request, ATTEMPT_ATTR, None)
-    if not 200 <= response.status_code < 300:
+    status = response.status_code
+    if not 200 <= status < 400:
         transaction.set_rollback(True, using=using)
     elif attempt is not None and not transaction.get_rollback(using=using):
-        if isinstance(response, HttpResponse):
+        if status < 300 and isinstance(response, HttpResponse):
             store.record(attempt, reply_of(response))
             return "created"
-        # A streamed body cannot be stored; keep the work, not the key.
+        # A redirect is not a stored reply, and a streamed body cannot be
+        # stored: keep the work, not the key.
         store.release(attempt)
     # A claimed key is released unless the reply is recorded.
     return None if attempt is None else "released"
+
+
+def _claimed_by_django_view(
+    request: HttpRequest, view: Callable[..., HttpResponseBase]
+) -> HttpResponse | None:
+    """Claim the key of a plain Django view that opted in; return the error, if any.
+
+    A DRF view's key is claimed by the gate, once DRF has authenticated the
+    request; a plain view's by the user Django's middleware authenticated.
+    """
+    if is_drf_view(view):
+        return None
+    try:
+        claim_request(
+            request,
+            method=request.method or "",
+            user=getattr(request, "user", None),
+            view=view_class_of(view) or view,
+            payload=lambda: django_payload(request),
+        )
+    except APIException as exc:
+        return error_response(exc)
+    return None
 
 
 def _run_view(
@@ -95,7 +131,9 @@ def _run_view(
     with transaction.atomic(using=using):
         setattr(request, GUARDED_ATTR, True)
         try:
-            response = view(request, *args, **kwargs)
+            response = _claimed_by_django_view(request, view) or view(
+                request, *args, **kwargs
+            )
         except Replay as replay:
             return replay_response(replay.reply)
         if response is None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 from django.http.request import RawPostDataException
 
 from idempotency.fingerprint import FilePart, body_payload, data_payload, form_payload
@@ -29,11 +30,8 @@ def file_digest(upload: Any) -> str:
     return digest.hexdigest()
 
 
-def _parsed_payload(request: "Request") -> bytes:
-    """Return the canonical payload of the body DRF parsed (multipart, or read early)."""
-    data = request.data
-    if not hasattr(data, "lists"):
-        return data_payload(data)
+def _form(request: "Request | HttpRequest") -> bytes:
+    """Return the canonical payload of a parsed form: its fields and file digests."""
     fields = [
         (name, value) for name, values in request.POST.lists() for value in values
     ]
@@ -43,6 +41,24 @@ def _parsed_payload(request: "Request") -> bytes:
         for upload in uploads
     ]
     return form_payload(fields=fields, files=files)
+
+
+def _parsed_payload(request: "Request") -> bytes:
+    """Return the canonical payload of the body DRF parsed (multipart, or read early)."""
+    data = request.data
+    if not hasattr(data, "lists"):
+        return data_payload(data)
+    return _form(request)
+
+
+def _checked(body: bytes) -> bytes:
+    if len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        # Django checks the declared length only; a body without one (chunked)
+        # is checked here. The exception handler answers 413, as for Django's.
+        raise RequestDataTooBig(
+            "The request body exceeded DATA_UPLOAD_MAX_MEMORY_SIZE."
+        )
+    return body
 
 
 def request_payload(request: "Request") -> bytes:
@@ -64,10 +80,16 @@ def request_payload(request: "Request") -> bytes:
         # Parsed before the gate ran: session authentication's CSRF check reads
         # request.POST, which makes DRF parse the body from the stream.
         return _parsed_payload(request)
-    if len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        # Django checks the declared length only; a body without one (chunked)
-        # is checked here. The exception handler answers 413, as for Django's.
-        raise RequestDataTooBig(
-            "The request body exceeded DATA_UPLOAD_MAX_MEMORY_SIZE."
-        )
-    return body_payload(content_type=content_type, body=body)
+    return body_payload(content_type=content_type, body=_checked(body))
+
+
+def django_payload(request: HttpRequest) -> bytes:
+    """Return the canonical payload of a plain Django view's request body.
+
+    The same payload as DRF's for the same body: a multipart body by its
+    fields and file digests, any other by its raw bytes and media type.
+    """
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.lower().startswith("multipart/"):
+        return _form(request)
+    return body_payload(content_type=content_type, body=_checked(request.body))

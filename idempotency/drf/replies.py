@@ -1,6 +1,7 @@
 """A rendered response as a reply to store, and a stored reply as a response again."""
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
+from rest_framework.exceptions import APIException
 
 from idempotency.records import Reply
 
@@ -43,4 +44,17 @@ def replay_response(reply: Reply) -> HttpResponse:
     if "Location" in reply.headers:
         response["Location"] = reply.headers["Location"]
     response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def error_response(exc: APIException) -> HttpResponse:
+    """Return the JSON answer of one of the layer's errors, outside DRF's handler.
+
+    Used for plain Django views that opted in; DRF views get the project's
+    exception handler.
+    """
+    response = JsonResponse(exc.detail, status=exc.status_code)
+    wait = getattr(exc, "wait", None)
+    if wait:
+        response["Retry-After"] = str(wait)
     return response
