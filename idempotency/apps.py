@@ -12,8 +12,14 @@ class IdempotencyConfig(AppConfig):
     verbose_name = "Idempotency keys"
 
     def ready(self) -> None:
-        from idempotency.checks import check_installation, check_settings, check_views
+        from idempotency.checks import (
+            check_database,
+            check_installation,
+            check_settings,
+            check_views,
+        )
 
         checks.register(check_settings)
         checks.register(check_installation)
+        checks.register(check_database)
         checks.register(check_views, checks.Tags.urls)

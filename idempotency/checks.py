@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import connections
 from django.urls import get_resolver
 from django.utils.module_loading import import_string
 
@@ -201,3 +202,42 @@ def check_views(**_: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def needs_immediate_mode(vendor: str, options: dict[str, Any]) -> bool:
+    """Return whether a database is SQLite without ``transaction_mode: "IMMEDIATE"``.
+
+    ``"EXCLUSIVE"`` takes the write lock at the start too, and passes.
+    """
+    mode = options.get("transaction_mode")
+    return vendor == "sqlite" and not (
+        isinstance(mode, str) and mode.upper() in ("IMMEDIATE", "EXCLUSIVE")
+    )
+
+
+def check_database(**_: Any) -> list[CheckMessage]:
+    """Warn (W005) when the keys' database is SQLite in its default transaction mode.
+
+    SQLite's deferred transactions take the write lock at their first write;
+    two concurrent writers then fail at once with "database is locked" (a
+    500) instead of queueing behind each other, and every unsafe request
+    under the layer runs in a transaction.
+    """
+    from idempotency.store import database_alias
+
+    alias = database_alias()
+    connection = connections[alias]
+    if not needs_immediate_mode(
+        connection.vendor, connection.settings_dict.get("OPTIONS", {})
+    ):
+        return []
+    return [
+        Warning(
+            f"The database {alias!r} is SQLite without transaction_mode "
+            "IMMEDIATE: concurrent requests under the idempotency layer fail "
+            "with 500 'database is locked'.",
+            hint=f'Set DATABASES[{alias!r}]["OPTIONS"]["transaction_mode"] = '
+            '"IMMEDIATE".',
+            id="idempotency.W005",
+        )
+    ]

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from celery import current_task
 from django.db import transaction
 
 from idempotency import store
@@ -48,12 +47,54 @@ def _key_of(
 
 
 def _retry_task_in_flight(exc: KeyInUse) -> None:
-    """Retry the running Celery task later, if the call is made from one."""
+    """Retry the running Celery task later, if the call is made from one.
+
+    Celery is optional (the ``celery`` extra): without it no task runs the call.
+    """
+    try:
+        from celery import current_task
+    except ImportError:
+        return
     if not current_task or current_task.request.called_directly:
         return
     raise current_task.retry(
         exc=exc, countdown=idempotency_settings.RETRY_AFTER_SECONDS, max_retries=None
     )
+
+
+def _attempt(
+    *, principal: str, name: str, key: str, arguments: dict[str, Any]
+) -> Attempt:
+    """Return the attempt of one call: its key, and a fingerprint of its arguments."""
+    return Attempt(
+        principal=principal,
+        key=key,
+        fingerprint=request_fingerprint(
+            method=CALL_METHOD,
+            path=name,
+            payload=data_payload(arguments),
+            secret=fingerprint_secret(),
+        ),
+        method=CALL_METHOD,
+        path=name,
+    )
+
+
+def _run_once(
+    attempt: Attempt, call: Callable[[], Any], *, ttl_seconds: int | None
+) -> Any:
+    """Run ``call`` under the attempt's key, or return the result stored for it."""
+    try:
+        with transaction.atomic(using=store.database_alias()):
+            reply = store.claim(attempt, ttl_seconds=ttl_seconds)
+            if reply is not None:
+                return json.loads(reply.body)
+            body = json.dumps(call()).encode()
+            store.record(attempt, Reply(status=200, body=body, headers=_CONTENT_TYPE))
+    except KeyInUse as exc:
+        _retry_task_in_flight(exc)
+        raise
+    return json.loads(body)
 
 
 def idempotent(
@@ -93,32 +134,15 @@ def idempotent(
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = dict(bound.arguments)
-            attempt = Attempt(
+            attempt = _attempt(
                 principal=principal,
+                name=name,
                 key=_key_of(key, arguments, *args, **kwargs),
-                fingerprint=request_fingerprint(
-                    method=CALL_METHOD,
-                    path=name,
-                    payload=data_payload(arguments),
-                    secret=fingerprint_secret(),
-                ),
-                method=CALL_METHOD,
-                path=name,
+                arguments=arguments,
             )
-            try:
-                with transaction.atomic(using=store.database_alias()):
-                    reply = store.claim(attempt, ttl_seconds=ttl_seconds)
-                    if reply is not None:
-                        return json.loads(reply.body)
-                    body = json.dumps(func(*args, **kwargs)).encode()
-                    store.record(
-                        attempt,
-                        Reply(status=200, body=body, headers=_CONTENT_TYPE),
-                    )
-            except KeyInUse as exc:
-                _retry_task_in_flight(exc)
-                raise
-            return json.loads(body)
+            return _run_once(
+                attempt, lambda: func(*args, **kwargs), ttl_seconds=ttl_seconds
+            )
 
         return wrapper
 

@@ -4,7 +4,13 @@ from django.conf import settings
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
-from idempotency.checks import check_installation, check_settings, check_views
+from idempotency.checks import (
+    check_database,
+    check_installation,
+    check_settings,
+    check_views,
+    needs_immediate_mode,
+)
 from idempotency.conf import DEFAULTS, idempotency_settings
 from tests.project.test_settings import load_settings
 
@@ -60,6 +66,7 @@ class SettingsCheckTests(SimpleTestCase):
     def test_the_project_passes(self):
         self.assertEqual(check_settings(), [])
         self.assertEqual(check_installation(), [])
+        self.assertEqual(check_database(), [])
         self.assertFalse([i for i in self.ids() if i.startswith("idempotency.")])
 
     def test_unknown_names_are_e001(self):
@@ -135,6 +142,19 @@ class SettingsCheckTests(SimpleTestCase):
                 [w.id for w in check_installation()],
                 ["idempotency.E003", "idempotency.E004"],
             )
+
+
+class DatabaseCheckTests(SimpleTestCase):
+    def test_sqlite_without_immediate_mode_is_w005(self):
+        for vendor, options, expected in [
+            ("sqlite", {}, True),
+            ("sqlite", {"transaction_mode": "DEFERRED"}, True),
+            ("sqlite", {"transaction_mode": "IMMEDIATE"}, False),
+            ("sqlite", {"transaction_mode": "immediate"}, False),
+            ("postgresql", {}, False),
+        ]:
+            with self.subTest(vendor=vendor, options=options):
+                self.assertEqual(needs_immediate_mode(vendor, options), expected)
 
 
 class RequiredFromEnvironmentTests(SimpleTestCase):

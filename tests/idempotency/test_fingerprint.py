@@ -230,7 +230,7 @@ class RequestFingerprintTests(SimpleTestCase):
 
 class UploadDigestTests(SimpleTestCase):
     def test_a_digest_left_by_the_upload_handler_is_used_without_reading_again(self):
-        from idempotency.drf import _file_digest
+        from idempotency.drf.payload import file_digest as _file_digest
 
         class Hashed:
             sha256 = "ab" * 32

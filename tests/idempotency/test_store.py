@@ -160,7 +160,7 @@ class ClaimTests(TestCase):
     def test_the_in_use_error_carries_retry_after(self):
         error = KeyInUse(wait=3)
         self.assertEqual((error.status_code, error.wait), (409, 3))
-        self.assertEqual(error.get_codes(), "idempotency_key_in_use")
+        self.assertEqual(error.get_codes()["code"], "idempotency_key_in_use")
 
     def test_a_principal_helper_names_users(self):
         self.assertEqual(store.user_principal(42), "user:42")

@@ -22,4 +22,8 @@ urlpatterns = [
     path("api/broken/", views.BrokenView.as_view()),
     path("upload", views.ThingView.as_view()),
     path("elsewhere/", csrf_exempt(views.plain_view)),
+    path("api/plain/", csrf_exempt(views.plain_redirect_view)),
+    path("api/redirect/", views.RedirectThingView.as_view()),
+    path("elsewhere/opted/", csrf_exempt(views.opted_in_view)),
+    path("elsewhere/opted-drf/", views.OptedInThingView.as_view()),
 ]

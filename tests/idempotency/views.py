@@ -6,11 +6,13 @@ from uuid import uuid4
 
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from rest_framework import permissions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from idempotency.drf import idempotent_view
 
 # Set by a test to hold SlowThingView in flight until the test releases it.
 HOLD = {"entered": threading.Event(), "release": threading.Event()}
@@ -173,3 +175,34 @@ class JsonOnlyView(RawView):
     """RawView that parses JSON only, like a webhook receiver."""
 
     parser_classes = [JSONParser]
+
+
+def plain_redirect_view(request):
+    """A plain Django view under /api/: writes, then redirects (or fails on ?fail)."""
+    Group.objects.create(name=f"plain-{uuid4().hex}")
+    if "fail" in request.GET:
+        return HttpResponse(b"bad", status=400)
+    return HttpResponseRedirect("/api/things/")
+
+
+class RedirectThingView(ThingView):
+    """ThingView that answers its create with a redirect (POST/redirect/GET)."""
+
+    def post(self, request):
+        Group.objects.create(name=f"redirect-{uuid4().hex}")
+        return Response(status=status.HTTP_303_SEE_OTHER, headers={"Location": "/"})
+
+
+@idempotent_view
+def opted_in_view(request):
+    """A plain Django view outside the prefixes that opted in to the layer."""
+    if request.POST.get("fail"):
+        Group.objects.create(name=f"opted-{uuid4().hex}")
+        return HttpResponse(b"failed", status=400)
+    group = Group.objects.create(name=f"opted-{uuid4().hex}")
+    return HttpResponse(str(group.pk).encode(), status=201, content_type="text/plain")
+
+
+@idempotent_view
+class OptedInThingView(ThingView):
+    """ThingView mounted outside the prefixes, opted in to the layer."""

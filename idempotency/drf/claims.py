@@ -1,0 +1,117 @@
+"""A request's key claimed: the header read, the attempt built, the store asked, the answer counted."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+
+from idempotency import metrics, store
+from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.drf.replies import Replay
+from idempotency.drf.scope import ATTEMPT_ATTR, GUARDED_ATTR
+from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
+from idempotency.fingerprint import (
+    InvalidKey,
+    key_digest,
+    key_from_headers,
+    request_fingerprint,
+)
+from idempotency.records import Attempt
+
+
+def principal_of(user: Any) -> str:
+    """Return the principal a key belongs to: ``"user:<pk>"`` or ``"anonymous"``."""
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
+        return store.ANONYMOUS_PRINCIPAL
+    return store.user_principal(user.pk)
+
+
+def _key(request: HttpRequest) -> str | None:
+    alias = idempotency_settings.ALIAS_HEADER
+    try:
+        return key_from_headers(
+            request.headers.get(idempotency_settings.HEADER),
+            request.headers.get(alias) if alias else None,
+        )
+    except InvalidKey as exc:
+        metrics.outcome("invalid")
+        raise KeyInvalid from exc
+
+
+def _requires_key(view: Any, path: str) -> bool:
+    """Return whether the view, or the settings for its path, require a key."""
+    return getattr(view, "idempotency_key_required", False) or path.startswith(
+        tuple(idempotency_settings.REQUIRED_PATH_PREFIXES)
+    )
+
+
+def _claim(attempt: Attempt, view: Any, *, secret: bytes) -> None:
+    """Claim the attempt's key; raise Replay, KeyMismatch or KeyInUse, counted."""
+    outcome = None
+    try:
+        reply = store.claim(
+            attempt,
+            ttl_seconds=getattr(view, "idempotency_ttl_seconds", None),
+            wait_seconds=getattr(view, "idempotency_in_flight_wait_seconds", None),
+        )
+    except KeyMismatch:
+        outcome = "mismatch"
+        raise
+    except KeyInUse:
+        outcome = "in_use"
+        raise
+    else:
+        if reply is not None:
+            outcome = "replayed"
+            raise Replay(reply)
+    finally:
+        if outcome is not None:
+            metrics.answered(
+                outcome,
+                principal=attempt.principal,
+                key_digest=key_digest(attempt.key, secret=secret),
+                method=attempt.method,
+                path=attempt.path,
+            )
+
+
+def claim_request(
+    request: HttpRequest,
+    *,
+    method: str,
+    user: Any,
+    view: Any,
+    payload: Callable[[], bytes],
+) -> None:
+    """Claim the request's key for ``user``, if it carries one; note the attempt on it.
+
+    ``view`` is what the per-view options are read from; ``payload`` returns
+    the canonical body, read only when a key arrived. Raise KeyInvalid,
+    KeyRequired, KeyMismatch or KeyInUse, or Replay with the stored reply.
+    """
+    key = _key(request)
+    if key is None:
+        if _requires_key(view, request.path_info):
+            metrics.outcome("required")
+            raise KeyRequired
+        return
+    if not getattr(request, GUARDED_ATTR, False):
+        raise ImproperlyConfigured(
+            "An Idempotency-Key arrived but IdempotencyMiddleware is not in "
+            "MIDDLEWARE; the key cannot be claimed outside its transaction."
+        )
+    path = request.get_full_path()
+    secret = fingerprint_secret()
+    attempt = Attempt(
+        principal=principal_of(user),
+        key=key,
+        fingerprint=request_fingerprint(
+            method=method, path=path, payload=payload(), secret=secret
+        ),
+        method=method,
+        path=path,
+    )
+    _claim(attempt, view, secret=secret)
+    setattr(request, ATTEMPT_ATTR, attempt)
