@@ -1,113 +1,32 @@
 """Settings for the Idem project, read from the environment with development defaults."""
 
-import os
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 
-from idem_project.startup import EnvironmentValueError
+from idem_project.env import (
+    env_bool,
+    env_broker,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_seconds,
+    env_secret,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _wrong(name: str, form: str, value: str) -> EnvironmentValueError:
-    return EnvironmentValueError(f"{name}: expected {form}, got {value!r}")
-
-
-def env_str(name: str, default: str) -> str:
-    """Return the environment variable ``name``, or ``default`` when unset or empty."""
-    return os.environ.get(name) or default
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """Return ``name`` read as a boolean (``1``/``0``, ``true``/``false``, ``yes``/``no``)."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise _wrong(name, "1/0 or true/false", os.environ[name])
-
-
-def env_int(
-    name: str, default: int, *, form: str = "an integer", minimum: int = 0
-) -> int:
-    """Return ``name`` read as an integer of at least ``minimum``.
-
-    Raise EnvironmentValueError, whose message names the variable and ``form``.
-    """
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdecimal() or int(value) < minimum:
-        raise _wrong(name, form, os.environ[name])
-    return int(value)
-
-
-def env_seconds(name: str, default: float) -> float:
-    """Return ``name`` read as a positive number of seconds (``10``, ``2.5``)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 86400:
-        raise _wrong(name, "a positive number of seconds, such as 10 or 2.5", value)
-    return seconds
-
-
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    """Return ``name``, which must be one of ``choices`` (compared in upper case)."""
-    value = os.environ.get(name, "").strip().upper()
-    if not value:
-        return default
-    if value not in choices:
-        raise _wrong(name, "one of " + ", ".join(choices), os.environ[name])
-    return value
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    """Return ``name`` read as a comma-separated list."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_database(name: str, default: str) -> dict:
-    """Return the database settings of the URL in ``name``; never echo the URL."""
-    try:
-        return dj_database_url.parse(env_str(name, default))
-    except ValueError:
-        raise EnvironmentValueError(
-            f"{name}: expected a database URL such as "
-            "postgres://user@host:5432/name or sqlite:///path/db.sqlite3"
-        ) from None
 
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"
 DEVELOPMENT_WEBHOOK_SECRET = "dev-webhook-secret"
 
-SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
-WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET)
-if not DEBUG:
-    # The development values are in the repository: anyone could sign a session
-    # or forge a payment event with them.
-    for _name, _value, _development in (
-        ("SECRET_KEY", SECRET_KEY, DEVELOPMENT_SECRET_KEY),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET, DEVELOPMENT_WEBHOOK_SECRET),
-    ):
-        if _value == _development:
-            raise EnvironmentValueError(
-                f"{_name}: expected a secret value of your own when DEBUG=0, "
-                "got the development value (or none)"
-            )
+SECRET_KEY = env_secret("SECRET_KEY", DEVELOPMENT_SECRET_KEY, required=not DEBUG)
+WEBHOOK_SECRET = env_secret(
+    "WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET, required=not DEBUG
+)
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
@@ -294,18 +213,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
 # web processes of one machine share kombu's filesystem transport under var/.
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "control_folder": str(VAR_DIR / "broker" / "control"),
-        "store_processed": False,
-    }
-    # kombu creates none of these folders; every process that uses the
-    # transport (web, worker, scheduler) may be the first to start.
-    for _folder in ("queue", "control"):
-        (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker(
+    "CELERY_BROKER_URL", "filesystem://", folder=VAR_DIR / "broker"
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The worker reads signed payment events from this durable queue, and puts the
 # messages that are not signed events on the second one.
