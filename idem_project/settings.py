@@ -1,5 +1,6 @@
 """Settings for the Idem project, read from the environment with development defaults."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "observability",
     "consumers",
     "outbox",
+    "axes",
 ]
 
 # Under ASGI, Django runs every middleware above a sync-only one in sync
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "idem_project.middleware.StaticFilesMiddleware",
     "idempotency.drf.IdempotencyMiddleware",
 ]
@@ -143,7 +146,18 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.EmailBackend",
+]
+# Failed logins (django-axes, accounts/lockout.py): the AXES_FAILURE_LIMIT-th
+# failure from one address, and every login from it until AXES_COOLOFF_TIME
+# passes without a failure, is 429 with Retry-After; the e-mail plays no part.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=1)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_VERBOSE = False  # no banner on every start
 # The e-mail is unique through a functional constraint on Lower("email"), which
 # the check behind auth.W004 does not recognise.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
@@ -157,8 +171,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Shared by every worker process and host, so a throttle counts each client's
-# requests wherever they land. The table is created by core's migration.
+# Shared by every worker process and host, so anything cached is the same
+# wherever a request lands. The table is created by core's migration.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -260,10 +274,8 @@ REST_FRAMEWORK = {
     ],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
-    # Failed logins per client address at POST /api/auth/token/.
-    "DEFAULT_THROTTLE_RATES": {"login_failures": "10/minute"},
     # Reverse proxies in front of the app that append to X-Forwarded-For; with
-    # 0 the throttle keys on the connection's address and ignores the header.
+    # 0 the login lockout keys on the connection's address and ignores the header.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, form="a whole number of proxies"),
     "DEFAULT_PARSER_CLASSES": [
         # DRF's JSON parser but for JSON nested too deep to parse: 400, not 500.
