@@ -75,13 +75,23 @@ setting_changed.connect(_reload)
 idempotency_settings = AppSettings("IDEMPOTENCY", DEFAULTS)
 
 
-def fingerprint_secret() -> bytes:
-    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt.
-
-    Changing SECRET_KEY changes every fingerprint: a retry of a key stored
-    before the change answers 422 until the key expires.
-    """
+def _fingerprint_key(secret_key: str) -> bytes:
     # The salt sets this key apart from Django's own uses of SECRET_KEY.
-    return hashlib.sha256(
-        ("idempotency.fingerprint" + settings.SECRET_KEY).encode()
-    ).digest()
+    return hashlib.sha256(("idempotency.fingerprint" + secret_key).encode()).digest()
+
+
+def fingerprint_secret() -> bytes:
+    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt."""
+    return _fingerprint_key(settings.SECRET_KEY)
+
+
+def fingerprint_secrets() -> tuple[bytes, ...]:
+    """Return the fingerprints' key, then one per value in SECRET_KEY_FALLBACKS.
+
+    A key stored under a secret that is now a fallback still matches its
+    retries, as Django's signed cookies do after a rotation.
+    """
+    return (
+        fingerprint_secret(),
+        *(_fingerprint_key(old) for old in settings.SECRET_KEY_FALLBACKS),
+    )

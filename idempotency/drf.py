@@ -24,7 +24,7 @@ from django.http.request import RawPostDataException
 from rest_framework.throttling import BaseThrottle
 
 from idempotency import metrics, store
-from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.conf import fingerprint_secrets, idempotency_settings
 from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
 from idempotency.fingerprint import (
     FilePart,
@@ -34,7 +34,7 @@ from idempotency.fingerprint import (
     form_payload,
     key_digest,
     key_from_headers,
-    request_fingerprint,
+    request_fingerprints,
 )
 from idempotency.records import Attempt, Reply
 
@@ -204,15 +204,18 @@ class IdempotencyGate(BaseThrottle):
             )
         path = django_request.get_full_path()
         method = request.method or ""
-        secret = fingerprint_secret()
+        secrets = fingerprint_secrets()
+        secret = secrets[0]
+        fingerprint, *fallbacks = request_fingerprints(
+            method=method, path=path, payload=_payload(request), secrets=secrets
+        )
         attempt = Attempt(
             principal=principal_of(request.user),
             key=key,
-            fingerprint=request_fingerprint(
-                method=method, path=path, payload=_payload(request), secret=secret
-            ),
+            fingerprint=fingerprint,
             method=method,
             path=path,
+            fallback_fingerprints=tuple(fallbacks),
         )
         outcome = None
         try:

@@ -16,9 +16,9 @@ from celery import current_task
 from django.db import transaction
 
 from idempotency import store
-from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.conf import fingerprint_secrets, idempotency_settings
 from idempotency.exceptions import KeyInUse
-from idempotency.fingerprint import data_payload, request_fingerprint
+from idempotency.fingerprint import data_payload, request_fingerprints
 from idempotency.records import Attempt, Reply
 
 P = ParamSpec("P")
@@ -93,17 +93,19 @@ def idempotent(
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = dict(bound.arguments)
+            fingerprint, *fallbacks = request_fingerprints(
+                method=CALL_METHOD,
+                path=name,
+                payload=data_payload(arguments),
+                secrets=fingerprint_secrets(),
+            )
             attempt = Attempt(
                 principal=principal,
                 key=_key_of(key, arguments, *args, **kwargs),
-                fingerprint=request_fingerprint(
-                    method=CALL_METHOD,
-                    path=name,
-                    payload=data_payload(arguments),
-                    secret=fingerprint_secret(),
-                ),
+                fingerprint=fingerprint,
                 method=CALL_METHOD,
                 path=name,
+                fallback_fingerprints=tuple(fallbacks),
             )
             try:
                 with transaction.atomic(using=store.database_alias()):
