@@ -132,3 +132,7 @@ class ProcfileTests(SimpleTestCase):
             timeout=30,
             what=f"every process stopped\n{output()}",
         )
+        # The worker finished its warm shutdown before honcho's SIGKILL (5 s),
+        # and no process logged an error on the way out.
+        self.assertNotIn("SIGKILL", output())
+        self.assertNotIn("ERROR", output())
