@@ -19,7 +19,6 @@ from idem_project.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"
 DEVELOPMENT_WEBHOOK_SECRET = "dev-webhook-secret"
 
@@ -32,8 +31,7 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# In production the site is served over HTTPS (docs/operations.md): session and
-# CSRF cookies never travel in clear. SECURE_COOKIES=0 for plain HTTP.
+# Cookies only over HTTPS in production (docs/operations.md); 0 for plain HTTP.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 
 INSTALLED_APPS = [
@@ -60,11 +58,8 @@ INSTALLED_APPS = [
     "axes",
 ]
 
-# Under ASGI, Django runs every middleware above a sync-only one in sync
-# mode, in one thread, and each async-mode MiddlewareMixin hook in a thread
-# hop of its own. The static files middleware is sync-only and sits just
-# above the key layer, so the ones above it cost no hop
-# (docs/idempotency.md#under-asgi).
+# Under ASGI the middleware above the sync-only static files middleware runs
+# in sync mode, in one thread: no thread hop each (docs/idempotency.md#under-asgi).
 MIDDLEWARE = [
     "observability.middleware.ResponseCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -85,7 +80,6 @@ WSGI_APPLICATION = "idem_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -150,16 +144,13 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts.backends.EmailBackend",
 ]
-# Failed logins (django-axes, accounts/lockout.py): the AXES_FAILURE_LIMIT-th
-# failure from one address, and every login from it until AXES_COOLOFF_TIME
-# passes without a failure, is 429 with Retry-After; the e-mail plays no part.
+# Failed logins per client address, counted by django-axes (docs/operations.md).
 AXES_FAILURE_LIMIT = 10
 AXES_COOLOFF_TIME = timedelta(minutes=1)
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
 AXES_VERBOSE = False  # no banner on every start
-# The e-mail is unique through a functional constraint on Lower("email"), which
-# the check behind auth.W004 does not recognise.
+# auth.W004 cannot see the e-mail's unique constraint on Lower("email").
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -171,8 +162,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Shared by every worker process and host, so anything cached is the same
-# wherever a request lands. The table is created by core's migration.
+# Shared by every process and host; core's migration creates the table.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -180,10 +170,7 @@ CACHES = {
     }
 }
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
+TIME_ZONE = "UTC"  # LANGUAGE_CODE en-us, USE_I18N and USE_TZ: Django's defaults
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
@@ -193,8 +180,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve admin, browsable-API and Swagger UI assets straight from the apps under gunicorn,
-# so a server started without collectstatic still has them.
+# Static assets straight from the apps: no collectstatic needed under gunicorn.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -221,18 +207,16 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-# Seconds a mail server may take to answer before the attempt fails and is retried.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
-# Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
-# web processes of one machine share kombu's filesystem transport under var/.
+# Without CELERY_BROKER_URL, one machine's processes share kombu's filesystem
+# transport under VAR_DIR.
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker(
     "CELERY_BROKER_URL", "filesystem://", folder=VAR_DIR / "broker"
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The worker reads signed payment events from this durable queue, and puts the
-# messages that are not signed events on the second one.
+# Signed payment events for the worker, and the messages that are not ones.
 PAYMENT_EVENTS_QUEUE = "payment-events"
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
@@ -274,8 +258,7 @@ REST_FRAMEWORK = {
     ],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
-    # Reverse proxies in front of the app that append to X-Forwarded-For; with
-    # 0 the login lockout keys on the connection's address and ignores the header.
+    # Proxies in front that append to X-Forwarded-For (0: the header is ignored).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, form="a whole number of proxies"),
     "DEFAULT_PARSER_CLASSES": [
         # DRF's JSON parser but for JSON nested too deep to parse: 400, not 500.
@@ -311,7 +294,6 @@ LOGGING = {
             "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
     },
-    # Django's own "django" handlers would print each of its records a second
-    # time under DEBUG, before it reaches the root's: the root alone prints it.
+    # Under DEBUG, Django's own handlers would print each record a second time.
     "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
 }
