@@ -76,6 +76,7 @@ class TokenView(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
     idempotency_exempt = True
+    answers_throttled = True  # the lockout, which is not a DRF throttle
     serializer_class = TokenCreateSerializer
 
     @extend_schema(

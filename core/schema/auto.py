@@ -38,7 +38,8 @@ class ApiAutoSchema(IdempotencyAutoSchema):
     """The project's AutoSchema: every status an operation answers, with its body.
 
     A view whose body is read as raw bytes, never parsed by DRF, says so with
-    ``parses_request_body = False`` (no 415).
+    ``parses_request_body = False`` (no 415); one that answers ``429`` without
+    a DRF throttle says so with ``answers_throttled = True``.
     """
 
     def get_operation(
@@ -66,7 +67,9 @@ class ApiAutoSchema(IdempotencyAutoSchema):
                 404,
                 "No such object of the caller's, or no such page (`not_found`).",
             )
-        if any(not issubclass(t, IdempotencyGate) for t in self.view.throttle_classes):
+        if getattr(self.view, "answers_throttled", False) or any(
+            not issubclass(t, IdempotencyGate) for t in self.view.throttle_classes
+        ):
             self.add_answer(
                 responses,
                 429,
