@@ -121,6 +121,4 @@ def env_broker(name: str, default: str, *, folder: Path) -> tuple[str, dict]:
         "data_folder_out": str(folder / "queue"),
         "control_folder": str(folder / "control"),
         "store_processed": False,
-        # The worker looks for messages, and notices Ctrl-C, this often.
-        "polling_interval": 0.2,
     }
