@@ -17,7 +17,7 @@ migrate: $(STAMP)
 
 # The web server on :8000, the worker and the scheduler (Procfile); Ctrl-C stops all three.
 run: migrate
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p 8000
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m idem_project.run start -f Procfile -p 8000
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
 test: $(STAMP)

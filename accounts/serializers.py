@@ -7,22 +7,21 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
+from core.fields import StringField
 
 
 class UserCreateSerializer(serializers.Serializer):
     """Sign-up input; uniqueness is the database's job, not a validator's."""
 
     email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(
-        max_length=150, allow_blank=True, trim_whitespace=False
-    )
-    password = serializers.CharField(
+    name = StringField(max_length=150, allow_blank=True, trim_whitespace=False)
+    password = StringField(
         max_length=128,
         write_only=True,
         trim_whitespace=False,
         style={"input_type": "password"},
     )
-    client_id = serializers.CharField(
+    client_id = StringField(
         max_length=128, required=False, allow_null=True, trim_whitespace=False
     )
 
@@ -48,8 +47,8 @@ class UserSerializer(serializers.ModelSerializer):
 class TokenCreateSerializer(serializers.Serializer):
     """E-mail and password in exchange for a token."""
 
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(
+    email = StringField(max_length=254)
+    password = StringField(
         max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.exceptions import BadCredentials
+from accounts.lockout import login_refusal
 from accounts.models import User
 from accounts.serializers import (
     TokenCreateSerializer,
@@ -18,9 +18,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.services import user_sign_up
-from accounts.throttles import LoginFailureThrottle
 from core.responses import create_response
-from idempotency.drf import IdempotencyGate
 
 
 class UserViewSet(
@@ -72,15 +70,13 @@ class TokenView(APIView):
     """Exchange an e-mail and password for an API token.
 
     The reply is a credential: the view opts out of idempotency records.
-    Failed attempts are throttled per client address (429 with Retry-After).
+    django-axes counts failed attempts per client address (429 with Retry-After).
     """
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
-    # Setting throttle_classes replaces DRF's default list: the key layer's
-    # gate stays in it, as in every view.
-    throttle_classes = [IdempotencyGate, LoginFailureThrottle]
     idempotency_exempt = True
+    answers_throttled = True  # the lockout, which is not a DRF throttle
     serializer_class = TokenCreateSerializer
 
     @extend_schema(
@@ -97,7 +93,6 @@ class TokenView(APIView):
         params.is_valid(raise_exception=True)
         user = authenticate(request=request, **params.validated_data)
         if user is None:
-            LoginFailureThrottle().record_failure(request)
-            raise BadCredentials
+            raise login_refusal(request)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key}, status=status.HTTP_200_OK)

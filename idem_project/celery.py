@@ -13,7 +13,6 @@ failed a day after its first attempt (OUTBOX_GIVE_UP_AFTER).
 """
 
 from celery import Celery
-from django.core.management import call_command
 
 from idem_project.startup import settings_or_exit
 
@@ -45,9 +44,3 @@ app.conf.update(
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.
 app.steps["consumer"].add("consumers.steps:PaymentEventsStep")
-
-
-@app.task(name="idempotency.purge_expired_keys")
-def purge_idempotency_keys() -> None:
-    """Delete the expired idempotency keys; the scheduler runs it once a day."""
-    call_command("purge_idempotency_keys")

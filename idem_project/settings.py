@@ -1,119 +1,38 @@
 """Settings for the Idem project, read from the environment with development defaults."""
 
-import os
+from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 
+from idem_project.env import (
+    env_bool,
+    env_broker,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_seconds,
+    env_secret,
+    env_str,
+)
 from idem_project.startup import EnvironmentValueError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-def _wrong(name: str, form: str, value: str) -> EnvironmentValueError:
-    return EnvironmentValueError(f"{name}: expected {form}, got {value!r}")
-
-
-def env_str(name: str, default: str) -> str:
-    """Return the environment variable ``name``, or ``default`` when unset or empty."""
-    return os.environ.get(name) or default
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """Return ``name`` read as a boolean (``1``/``0``, ``true``/``false``, ``yes``/``no``)."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise _wrong(name, "1/0 or true/false", os.environ[name])
-
-
-def env_int(
-    name: str, default: int, *, form: str = "an integer", minimum: int = 0
-) -> int:
-    """Return ``name`` read as an integer of at least ``minimum``.
-
-    Raise EnvironmentValueError, whose message names the variable and ``form``.
-    """
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdecimal() or int(value) < minimum:
-        raise _wrong(name, form, os.environ[name])
-    return int(value)
-
-
-def env_seconds(name: str, default: float) -> float:
-    """Return ``name`` read as a positive number of seconds (``10``, ``2.5``)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 86400:
-        raise _wrong(name, "a positive number of seconds, such as 10 or 2.5", value)
-    return seconds
-
-
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    """Return ``name``, which must be one of ``choices`` (compared in upper case)."""
-    value = os.environ.get(name, "").strip().upper()
-    if not value:
-        return default
-    if value not in choices:
-        raise _wrong(name, "one of " + ", ".join(choices), os.environ[name])
-    return value
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    """Return ``name`` read as a comma-separated list."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_database(name: str, default: str) -> dict:
-    """Return the database settings of the URL in ``name``; never echo the URL."""
-    try:
-        return dj_database_url.parse(env_str(name, default))
-    except ValueError:
-        raise EnvironmentValueError(
-            f"{name}: expected a database URL such as "
-            "postgres://user@host:5432/name or sqlite:///path/db.sqlite3"
-        ) from None
-
-
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"
 DEVELOPMENT_WEBHOOK_SECRET = "dev-webhook-secret"
 
-SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
-WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET)
-if not DEBUG:
-    # The development values are in the repository: anyone could sign a session
-    # or forge a payment event with them.
-    for _name, _value, _development in (
-        ("SECRET_KEY", SECRET_KEY, DEVELOPMENT_SECRET_KEY),
-        ("WEBHOOK_SECRET", WEBHOOK_SECRET, DEVELOPMENT_WEBHOOK_SECRET),
-    ):
-        if _value == _development:
-            raise EnvironmentValueError(
-                f"{_name}: expected a secret value of your own when DEBUG=0, "
-                "got the development value (or none)"
-            )
+SECRET_KEY = env_secret("SECRET_KEY", DEVELOPMENT_SECRET_KEY, required=not DEBUG)
+WEBHOOK_SECRET = env_secret(
+    "WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET, required=not DEBUG
+)
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# In production the site is served over HTTPS (docs/operations.md): session and
-# CSRF cookies never travel in clear. SECURE_COOKIES=0 for plain HTTP.
+# Cookies only over HTTPS in production (docs/operations.md); 0 for plain HTTP.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 
 INSTALLED_APPS = [
@@ -137,13 +56,11 @@ INSTALLED_APPS = [
     "observability",
     "consumers",
     "outbox",
+    "axes",
 ]
 
-# Under ASGI, Django runs every middleware above a sync-only one in sync
-# mode, in one thread, and each async-mode MiddlewareMixin hook in a thread
-# hop of its own. The static files middleware is sync-only and sits just
-# above the key layer, so the ones above it cost no hop
-# (docs/idempotency.md#under-asgi).
+# Under ASGI the middleware above the sync-only static files middleware runs
+# in sync mode, in one thread: no thread hop each (docs/idempotency.md#under-asgi).
 MIDDLEWARE = [
     "observability.middleware.ResponseCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -153,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "idem_project.middleware.StaticFilesMiddleware",
     "idempotency.drf.IdempotencyMiddleware",
 ]
@@ -163,7 +81,6 @@ WSGI_APPLICATION = "idem_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -225,10 +142,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
     if DATABASE_TRANSACTION_POOLING:
         if DATABASES["default"]["OPTIONS"]["server_side_binding"]:
-            raise _wrong(
-                "DATABASE_SERVER_SIDE_BINDING",
-                "0 with DATABASE_TRANSACTION_POOLING=1",
-                os.environ["DATABASE_SERVER_SIDE_BINDING"],
+            raise EnvironmentValueError(
+                "DATABASE_SERVER_SIDE_BINDING: expected 0 with "
+                "DATABASE_TRANSACTION_POOLING=1, got '1'"
             )
         # PgBouncer refuses the start-up options; nothing is prepared, and no
         # cursor outlives its transaction on a server connection.
@@ -245,9 +161,17 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
-# The e-mail is unique through a functional constraint on Lower("email"), which
-# the check behind auth.W004 does not recognise.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.EmailBackend",
+]
+# Failed logins per client address, counted by django-axes (docs/operations.md).
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=1)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_VERBOSE = False  # no banner on every start
+# auth.W004 cannot see the e-mail's unique constraint on Lower("email").
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -259,8 +183,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Shared by every worker process and host, so a throttle counts each client's
-# requests wherever they land. The table is created by core's migration.
+# Shared by every process and host; core's migration creates the table.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -268,10 +191,7 @@ CACHES = {
     }
 }
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
+TIME_ZONE = "UTC"  # LANGUAGE_CODE en-us, USE_I18N and USE_TZ: Django's defaults
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
@@ -281,8 +201,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve admin, browsable-API and Swagger UI assets straight from the apps under gunicorn,
-# so a server started without collectstatic still has them.
+# Static assets straight from the apps: no collectstatic needed under gunicorn.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -309,27 +228,16 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-# Seconds a mail server may take to answer before the attempt fails and is retried.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
-# Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
-# web processes of one machine share kombu's filesystem transport under var/.
+# Without CELERY_BROKER_URL, one machine's processes share kombu's filesystem
+# transport under VAR_DIR.
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "control_folder": str(VAR_DIR / "broker" / "control"),
-        "store_processed": False,
-    }
-    # kombu creates none of these folders; every process that uses the
-    # transport (web, worker, scheduler) may be the first to start.
-    for _folder in ("queue", "control"):
-        (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker(
+    "CELERY_BROKER_URL", "filesystem://", folder=VAR_DIR / "broker"
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The worker reads signed payment events from this durable queue, and puts the
-# messages that are not signed events on the second one.
+# Signed payment events for the worker, and the messages that are not ones.
 PAYMENT_EVENTS_QUEUE = "payment-events"
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
@@ -371,10 +279,7 @@ REST_FRAMEWORK = {
     ],
     # Never throttles: claims the Idempotency-Key after authentication.
     "DEFAULT_THROTTLE_CLASSES": ["idempotency.drf.IdempotencyGate"],
-    # Failed logins per client address at POST /api/auth/token/.
-    "DEFAULT_THROTTLE_RATES": {"login_failures": "10/minute"},
-    # Reverse proxies in front of the app that append to X-Forwarded-For; with
-    # 0 the throttle keys on the connection's address and ignores the header.
+    # Proxies in front that append to X-Forwarded-For (0: the header is ignored).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, form="a whole number of proxies"),
     "DEFAULT_PARSER_CLASSES": [
         # DRF's JSON parser but for JSON nested too deep to parse: 400, not 500.
@@ -410,7 +315,6 @@ LOGGING = {
             "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
     },
-    # Django's own "django" handlers would print each of its records a second
-    # time under DEBUG, before it reaches the root's: the root alone prints it.
+    # Under DEBUG, Django's own handlers would print each record a second time.
     "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
 }

@@ -134,10 +134,32 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     def purge_expired_keys(
         self, request: HttpRequest, queryset: QuerySet[IdempotencyKey]
     ) -> None:
-        """Delete every expired key in batches, as the purge command does."""
-        deleted = store.purge_expired()
+        """Hand the purge of every expired key to the worker; never purge in the request.
+
+        A million keys take the purge longer than a web worker's timeout.
+        """
+        # Celery is optional for the app; only this action and discovery need it.
+        from kombu.exceptions import OperationalError
+
+        from idempotency.tasks import purge_expired_keys_task
+
+        try:
+            purge_expired_keys_task.apply_async(retry=False)
+        except OperationalError:
+            self.message_user(
+                request,
+                _(
+                    "The broker cannot be reached: nothing was purged. Try again, "
+                    "or run manage.py purge_idempotency_keys."
+                ),
+                messages.ERROR,
+            )
+            return
         self.message_user(
             request,
-            _("Purged %(count)d expired key(s).") % {"count": deleted},
+            _(
+                "Handed the purge of all expired keys to the worker; it deletes "
+                "them in short batches in the background."
+            ),
             messages.SUCCESS,
         )

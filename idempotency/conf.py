@@ -34,40 +34,64 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class IdempotencySettings:
-    """Read-through view of ``settings.IDEMPOTENCY``; unknown names are an error."""
+class AppSettings:
+    """Read-through view of one dict setting, such as ``settings.IDEMPOTENCY``.
+
+    Each name is read once and cached until the setting changes
+    (``override_settings`` included); a name not in ``defaults`` is an
+    AttributeError. Other apps may build their own settings object with it.
+    """
+
+    def __init__(self, setting: str, defaults: dict[str, Any]) -> None:
+        self._setting = setting
+        self._defaults = defaults
+        _app_settings.append(self)
 
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"no idempotency setting named {name!r}")
-        value = getattr(settings, "IDEMPOTENCY", {}).get(name, DEFAULTS[name])
+        if name.startswith("_") or name not in self._defaults:
+            raise AttributeError(f"no {self._setting} setting named {name!r}")
+        value = getattr(settings, self._setting, {}).get(name, self._defaults[name])
         self.__dict__[name] = value  # cached until reload()
         return value
 
     def reload(self) -> None:
         """Forget the cached values, so the next read sees the current settings."""
-        self.__dict__.clear()
+        for name in self._defaults:
+            self.__dict__.pop(name, None)
 
 
-idempotency_settings = IdempotencySettings()
+_app_settings: list[AppSettings] = []
 
 
 def _reload(*, setting: str, **_: Any) -> None:
-    if setting == "IDEMPOTENCY":
-        idempotency_settings.reload()
+    for app_settings in _app_settings:
+        if app_settings._setting == setting:
+            app_settings.reload()
 
 
 # A module-level function: the signal holds its receivers weakly.
 setting_changed.connect(_reload)
 
+idempotency_settings = AppSettings("IDEMPOTENCY", DEFAULTS)
+
+
+def _fingerprint_key(secret_key: str) -> bytes:
+    # The salt sets this key apart from Django's own uses of SECRET_KEY.
+    return hashlib.sha256(("idempotency.fingerprint" + secret_key).encode()).digest()
+
 
 def fingerprint_secret() -> bytes:
-    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt.
+    """Return the key of the fingerprints' HMAC: SECRET_KEY hashed with a fixed salt."""
+    return _fingerprint_key(settings.SECRET_KEY)
 
-    Changing SECRET_KEY changes every fingerprint: a retry of a key stored
-    before the change answers 422 until the key expires.
+
+def fingerprint_secrets() -> tuple[bytes, ...]:
+    """Return the fingerprints' key, then one per value in SECRET_KEY_FALLBACKS.
+
+    A key stored under a secret that is now a fallback still matches its
+    retries, as Django's signed cookies do after a rotation.
     """
-    # The salt sets this key apart from Django's own uses of SECRET_KEY.
-    return hashlib.sha256(
-        ("idempotency.fingerprint" + settings.SECRET_KEY).encode()
-    ).digest()
+    return (
+        fingerprint_secret(),
+        *(_fingerprint_key(old) for old in settings.SECRET_KEY_FALLBACKS),
+    )

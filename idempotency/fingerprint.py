@@ -8,7 +8,7 @@ answers a malformed body itself.
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -145,6 +145,21 @@ def request_fingerprint(
     Keyed with ``secret``: without it, a reader of stored fingerprints cannot
     test guesses of a field that was in the payload (a password).
     """
+    return request_fingerprints(
+        method=method, path=path, payload=payload, secrets=(secret,)
+    )[0]
+
+
+def request_fingerprints(
+    *, method: str, path: str, payload: bytes, secrets: Sequence[bytes]
+) -> tuple[str, ...]:
+    """Return ``request_fingerprint`` under each of ``secrets``, in their order.
+
+    The payload is hashed once; each further secret costs one HMAC of a short
+    message, so the fingerprints under a rotated secret's fallbacks come cheap.
+    """
     head = f"{method.upper()}\n{path}\n".encode("utf-8", "surrogatepass")
     message = head + _digest(payload).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return tuple(
+        hmac.new(secret, message, hashlib.sha256).hexdigest() for secret in secrets
+    )

@@ -15,9 +15,9 @@ from typing import Any, ParamSpec, TypeVar
 from django.db import transaction
 
 from idempotency import store
-from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.conf import fingerprint_secrets, idempotency_settings
 from idempotency.exceptions import KeyInUse
-from idempotency.fingerprint import data_payload, request_fingerprint
+from idempotency.fingerprint import data_payload, request_fingerprints
 from idempotency.records import Attempt, Reply
 
 P = ParamSpec("P")
@@ -66,17 +66,19 @@ def _attempt(
     *, principal: str, name: str, key: str, arguments: dict[str, Any]
 ) -> Attempt:
     """Return the attempt of one call: its key, and a fingerprint of its arguments."""
+    fingerprint, *fallbacks = request_fingerprints(
+        method=CALL_METHOD,
+        path=name,
+        payload=data_payload(arguments),
+        secrets=fingerprint_secrets(),
+    )
     return Attempt(
         principal=principal,
         key=key,
-        fingerprint=request_fingerprint(
-            method=CALL_METHOD,
-            path=name,
-            payload=data_payload(arguments),
-            secret=fingerprint_secret(),
-        ),
+        fingerprint=fingerprint,
         method=CALL_METHOD,
         path=name,
+        fallback_fingerprints=tuple(fallbacks),
     )
 
 

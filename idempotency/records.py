@@ -12,6 +12,14 @@ class Attempt:
     fingerprint: str
     method: str
     path: str
+    # The fingerprints under SECRET_KEY_FALLBACKS: a stored one matches too.
+    fallback_fingerprints: tuple[str, ...] = ()
+
+    def matches(self, fingerprint: str) -> bool:
+        """Return whether a stored fingerprint is this attempt's, under any secret."""
+        return (
+            fingerprint == self.fingerprint or fingerprint in self.fallback_fingerprints
+        )
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def _try_claim(
     if found.claimed:
         return True, None
     if found.state == IdempotencyKey.State.COMPLETED and not found.expired:
-        if found.fingerprint != attempt.fingerprint:
+        if not attempt.matches(found.fingerprint):
             raise KeyMismatch
         return True, _reply(found)
     # Expired, or left incomplete by a transaction that committed without

@@ -5,6 +5,7 @@ from uuid import uuid4
 
 from rest_framework import serializers
 
+from core.fields import StringField
 from orders.models import Order, OrderEvent
 from orders.services import IMPORT_BATCH_MAX, ImportOutcome
 
@@ -20,7 +21,7 @@ def _fresh_client_id() -> str:
 class OrderCreateSerializer(serializers.Serializer):
     """An order to create; a retry sends the same client_id and payload."""
 
-    client_id = serializers.CharField(
+    client_id = StringField(
         min_length=1,
         max_length=128,
         trim_whitespace=False,

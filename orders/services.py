@@ -64,6 +64,18 @@ def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResu
     first: dict[str, ImportItem] = {}
     for item in items:
         first.setdefault(item.client_id, item)
+    orders, created = _orders_insert(owner=owner, first=first)
+    return _import_results(items, orders=orders, created=created)
+
+
+def _orders_insert(
+    *, owner: Any, first: dict[str, ImportItem]
+) -> tuple[dict[str, Any], set[str]]:
+    """Insert the orders of ``first`` that do not exist, with their creation events.
+
+    Return each client_id's order row (pk, product, quantity) and the set of
+    client ids this call created.
+    """
     with transaction.atomic():
         # Sorted, so that concurrent batches with common client ids wait for
         # each other's rows in one order, never in a cycle (a deadlock).
@@ -108,6 +120,13 @@ def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResu
             for client_id in first
             if client_id in created
         )
+    return orders, created
+
+
+def _import_results(
+    items: Sequence[ImportItem], *, orders: dict[str, Any], created: set[str]
+) -> list[ImportResult]:
+    """Return the outcome of each item, in their order; a repeat is ``existing``."""
     results = []
     for item in items:
         order = orders[item.client_id]

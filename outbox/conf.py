@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
+from idempotency.conf import AppSettings
 
 #: Every setting of the app, with its default; override them in ``settings.OUTBOX``.
 DEFAULTS: dict[str, Any] = {
@@ -27,28 +26,4 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class OutboxSettings:
-    """Read-through view of ``settings.OUTBOX``; unknown names are an error."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"no outbox setting named {name!r}")
-        value = getattr(settings, "OUTBOX", {}).get(name, DEFAULTS[name])
-        self.__dict__[name] = value  # cached until reload()
-        return value
-
-    def reload(self) -> None:
-        """Forget the cached values, so the next read sees the current settings."""
-        self.__dict__.clear()
-
-
-outbox_settings = OutboxSettings()
-
-
-def _reload(*, setting: str, **_: Any) -> None:
-    if setting == "OUTBOX":
-        outbox_settings.reload()
-
-
-# A module-level function: the signal holds its receivers weakly.
-setting_changed.connect(_reload)
+outbox_settings = AppSettings("OUTBOX", DEFAULTS)

@@ -16,6 +16,7 @@ import uuid
 from urllib.parse import quote, urlsplit
 
 import kombu
+import kombu.exceptions
 from django.conf import settings
 
 from tests.servers import children_of, database_url, wait_for
@@ -32,16 +33,19 @@ def _rabbitmq_host():
 RABBITMQ_HOST = _rabbitmq_host()
 
 
-def rabbitmq_available() -> bool:
-    """Return whether RabbitMQ answers on the test host and rabbitmqctl exists."""
-    if shutil.which("rabbitmqctl") is None:
-        return False
+def rabbitmq_answers() -> bool:
+    """Return whether RabbitMQ answers on the test host."""
     try:
         with kombu.Connection(f"amqp://guest:guest@{RABBITMQ_HOST}//") as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except OSError:
+    except (OSError, kombu.exceptions.OperationalError):
         return False
     return True
+
+
+def rabbitmq_available() -> bool:
+    """Return whether RabbitMQ answers on the test host and rabbitmqctl exists."""
+    return shutil.which("rabbitmqctl") is not None and rabbitmq_answers()
 
 
 needs_rabbitmq = unittest.skipUnless(

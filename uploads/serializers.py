@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from core.fields import StringField
 from uploads.models import Photo
 
 
@@ -16,14 +17,14 @@ class PhotoCreateSerializer(serializers.Serializer):
     filename is kept exactly as sent; it is a name, never a path.
     """
 
-    filename = serializers.CharField(
+    filename = StringField(
         min_length=1,
         max_length=255,
         trim_whitespace=False,
         allow_blank=False,
         required=False,
     )
-    caption = serializers.CharField(
+    caption = StringField(
         max_length=2000,
         allow_blank=True,
         required=False,

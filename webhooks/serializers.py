@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
+from core.fields import StringField
 from webhooks.models import WebhookEvent
 
 
@@ -64,17 +65,6 @@ def event_body_parse(body: bytes) -> Any:
             _("Strings must not contain NUL characters or unpaired surrogates.")
         )
     return data
-
-
-class StringField(serializers.CharField):
-    """A CharField that takes only JSON strings, where CharField also takes numbers."""
-
-    default_error_messages = {"not_a_string": _("Must be a string.")}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
 
 
 class PaymentEventSerializer(serializers.Serializer):

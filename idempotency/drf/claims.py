@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from idempotency import metrics, store
-from idempotency.conf import fingerprint_secret, idempotency_settings
+from idempotency.conf import fingerprint_secrets, idempotency_settings
 from idempotency.drf.replies import Replay
 from idempotency.drf.scope import ATTEMPT_ATTR, GUARDED_ATTR
 from idempotency.exceptions import KeyInUse, KeyInvalid, KeyMismatch, KeyRequired
@@ -16,7 +16,7 @@ from idempotency.fingerprint import (
     InvalidKey,
     key_digest,
     key_from_headers,
-    request_fingerprint,
+    request_fingerprints,
 )
 from idempotency.records import Attempt
 
@@ -103,15 +103,18 @@ def claim_request(
             "MIDDLEWARE; the key cannot be claimed outside its transaction."
         )
     path = request.get_full_path()
-    secret = fingerprint_secret()
+    secrets = fingerprint_secrets()
+    secret = secrets[0]
+    fingerprint, *fallbacks = request_fingerprints(
+        method=method, path=path, payload=payload(), secrets=secrets
+    )
     attempt = Attempt(
         principal=principal_of(user),
         key=key,
-        fingerprint=request_fingerprint(
-            method=method, path=path, payload=payload(), secret=secret
-        ),
+        fingerprint=fingerprint,
         method=method,
         path=path,
+        fallback_fingerprints=tuple(fallbacks),
     )
     _claim(attempt, view, secret=secret)
     setattr(request, ATTEMPT_ATTR, attempt)

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from celery.signals import after_task_publish
 from django.contrib.auth.models import Permission
 from django.test import TestCase
 from django.utils import timezone
@@ -145,17 +146,24 @@ class IdempotencyKeyAdminTests(TestCase):
         self.assertContains(response, "Released 2 key(s).")
         self.assertEqual(list(IdempotencyKey.objects.all()), [self.expired])
 
-    def test_purge_action_deletes_every_expired_key(self):
+    def test_purge_action_hands_the_purge_to_the_worker_and_says_so(self):
+        published = []
+
+        def record(sender, **kwargs):
+            published.append(sender)
+
+        after_task_publish.connect(record)
+        self.addCleanup(after_task_publish.disconnect, record)
         response = self.client.post(
             CHANGELIST,
             {"action": "purge_expired_keys", "_selected_action": [self.mine.pk]},
             follow=True,
         )
-        self.assertContains(response, "Purged 1 expired key(s).")
-        self.assertEqual(
-            set(IdempotencyKey.objects.values_list("key", flat=True)),
-            {"key-of-owner", "other-key"},
+        self.assertContains(
+            response, "Handed the purge of all expired keys to the worker"
         )
+        self.assertEqual(published, ["idempotency.purge_expired_keys"])
+        self.assertEqual(IdempotencyKey.objects.count(), 3)
 
     def test_staff_without_delete_permission_have_no_actions(self):
         viewer = make_staff()

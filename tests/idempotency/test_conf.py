@@ -11,7 +11,7 @@ from idempotency.checks import (
     check_views,
     needs_immediate_mode,
 )
-from idempotency.conf import DEFAULTS, idempotency_settings
+from idempotency.conf import DEFAULTS, AppSettings, idempotency_settings
 from tests.project.test_settings import load_settings
 
 
@@ -51,6 +51,15 @@ class SettingsTests(SimpleTestCase):
     def test_an_unknown_name_is_an_attribute_error(self):
         with self.assertRaises(AttributeError):
             idempotency_settings.TTL  # noqa: B018
+
+    def test_another_apps_settings_object_reloads_only_on_its_own_setting(self):
+        other = AppSettings("OTHER_APP", {"LIMIT": 3})
+        self.assertEqual(other.LIMIT, 3)
+        with self.settings(OTHER_APP={"LIMIT": 5}, IDEMPOTENCY={"TTL_SECONDS": 9}):
+            self.assertEqual((other.LIMIT, idempotency_settings.TTL_SECONDS), (5, 9))
+        self.assertEqual((other.LIMIT, idempotency_settings.TTL_SECONDS), (3, 86400))
+        with self.assertRaisesMessage(AttributeError, "no OTHER_APP setting"):
+            other.SIZE  # noqa: B018
 
     def test_every_default_is_documented_in_the_docs(self):
         text = (settings.BASE_DIR / "docs" / "idempotency.md").read_text("utf-8")

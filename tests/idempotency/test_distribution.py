@@ -166,9 +166,10 @@ if sys.argv[1:] == ["race"]:
 
 call_command("check", fail_level="WARNING")
 # Every module of the app imports with what the wheel declares, Celery
-# absent; the schema class needs the "schema" extra, the admin Django's admin.
+# absent; the schema class needs the "schema" extra, the admin Django's admin,
+# the purge task the "celery" extra.
 for module in pkgutil.walk_packages(idempotency.__path__, "idempotency."):
-    if module.name not in ("idempotency.schema", "idempotency.admin"):
+    if module.name not in ("idempotency.schema", "idempotency.admin", "idempotency.tasks"):
         importlib.import_module(module.name)
 out["first"], out["again"] = answer(post("k", "a")), answer(post("k", "a"))
 other = post("k", "b")

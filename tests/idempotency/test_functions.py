@@ -55,6 +55,14 @@ class IdempotentFunctionTests(TestCase):
     def setUp(self):
         runs.clear()
 
+    def test_a_call_stored_under_a_secret_now_in_the_fallbacks_is_not_run_again(self):
+        old, new = "old-secret-" + "x" * 40, "new-secret-" + "x" * 40
+        with self.settings(SECRET_KEY=old):
+            first = note_once("rotated")
+        with self.settings(SECRET_KEY=new, SECRET_KEY_FALLBACKS=[old]):
+            self.assertEqual(note_once("rotated"), first)
+        self.assertEqual(runs, ["rotated"])
+
     def test_second_call_returns_first_result_without_running(self):
         first = note_once("a")
         second = note_once("a")

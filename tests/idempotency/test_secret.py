@@ -60,6 +60,51 @@ class FingerprintSecretTests(TestCase):
         self.assertEqual(retry.json()["code"], "idempotency_key_mismatch")
 
 
+OLD, NEW = "old-secret-" + "x" * 40, "new-secret-" + "x" * 40
+
+
+class SecretRotationTests(TestCase):
+    def sign_up(self, secret, fallbacks=(), **fields):
+        with self.settings(SECRET_KEY=secret, SECRET_KEY_FALLBACKS=list(fallbacks)):
+            return APIClient().post(
+                "/api/users/", {**SIGN_UP, **fields}, format="json", headers=keyed("r")
+            )
+
+    def test_a_key_stored_under_a_secret_now_in_the_fallbacks_is_replayed(self):
+        first = self.sign_up(OLD)
+        self.assertEqual(first.status_code, 201)
+        retry = self.sign_up(NEW, [OLD])
+        self.assertEqual(retry.status_code, 200, retry.content)
+        self.assertEqual(retry.json(), first.json())
+        self.assertEqual(User.objects.count(), 1)
+
+    def test_another_payload_under_a_fallback_is_still_422(self):
+        self.sign_up(OLD)
+        retry = self.sign_up(NEW, [OLD], name="Someone Else")
+        self.assertEqual(retry.status_code, 422)
+        self.assertEqual(retry.json()["code"], "idempotency_key_mismatch")
+
+    def test_a_rolling_deploy_in_two_steps_replays_on_every_host(self):
+        # Step 1 teaches every host the new secret as a fallback; step 2
+        # makes it the secret. Hosts of adjacent steps know each other's.
+        hosts = {"before": (OLD, []), "step 1": (OLD, [NEW]), "step 2": (NEW, [OLD])}
+        for stores, retries in (
+            ("before", "step 1"),
+            ("step 1", "before"),
+            ("step 1", "step 2"),
+            ("step 2", "step 1"),
+        ):
+            with self.subTest(stores=stores, retries=retries):
+                IdempotencyKey.objects.all().delete()
+                User.objects.all().delete()
+                self.assertEqual(self.sign_up(*hosts[stores]).status_code, 201)
+                self.assertEqual(self.sign_up(*hosts[retries]).status_code, 200)
+
+    def test_a_host_that_never_knew_the_new_secret_answers_422(self):
+        self.assertEqual(self.sign_up(NEW, [OLD]).status_code, 201)
+        self.assertEqual(self.sign_up(OLD).status_code, 422)
+
+
 class BareFingerprintMigrationTests(TransactionTestCase):
     """Rows stored before fingerprints were keyed lose their bare digest."""
 

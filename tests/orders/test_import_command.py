@@ -38,7 +38,12 @@ class ImportOrdersCommandTests(TestCase):
         path = self.csv(HEADER + "a,7,1\nb,7,2\nold,1,1\na,7,1\na,8,1\nold,2,2\n")
         out, err = self.run_command(path)
         self.assertEqual(out, "created 2, existing 2, mismatch 2\n")
-        self.assertEqual(err, "")
+        self.assertEqual(
+            err,
+            f"{path}:6: client_id 'a': mismatch, its order has another product "
+            f"or quantity\n{path}:7: client_id 'old': mismatch, its order has "
+            "another product or quantity\n",
+        )
         self.assertEqual(
             sorted(self.user.orders.values_list("client_id", "product_id", "quantity")),
             [("a", 7, 1), ("b", 7, 2), ("old", 1, 1)],
@@ -55,6 +60,15 @@ class ImportOrdersCommandTests(TestCase):
         )
         self.assertEqual(Order.objects.count(), 2500)
         self.assertEqual(OrderEvent.objects.count(), 2500)
+
+    def test_mismatched_lines_are_named_in_later_batches_too(self):
+        rows = [f"c-{n},7,1\n" for n in range(1500)]
+        self.run_command(self.csv(HEADER + "".join(rows)))
+        rows[1200] = "c-1200,7,2\n"
+        out, err = self.run_command(self.csv(HEADER + "".join(rows), "again.csv"))
+        self.assertEqual(out, "created 0, existing 1499, mismatch 1\n")
+        self.assertIn(":1202: client_id 'c-1200': mismatch", err)
+        self.assertEqual(len(err.splitlines()), 1)
 
     def test_client_ids_are_kept_exactly_as_written(self):
         client_ids = ['a,"b"\nc', " spaced ", "é", "e\u0301"]

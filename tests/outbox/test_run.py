@@ -61,7 +61,7 @@ class ProcfileTests(SimpleTestCase):
             [
                 sys.executable,
                 "-m",
-                "honcho",
+                "idem_project.run",
                 "start",
                 "-f",
                 "Procfile",
@@ -132,3 +132,7 @@ class ProcfileTests(SimpleTestCase):
             timeout=30,
             what=f"every process stopped\n{output()}",
         )
+        # The worker finished its warm shutdown by itself, never SIGKILLed,
+        # and no process logged an error on the way out.
+        self.assertNotIn("SIGKILL", output())
+        self.assertNotIn("ERROR", output())

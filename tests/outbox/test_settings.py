@@ -7,8 +7,9 @@ import sys
 from django.conf import settings
 from django.test import SimpleTestCase, TestCase, override_settings
 
-from idem_project.celery import app, purge_idempotency_keys
+from idem_project.celery import app
 from idempotency.models import IdempotencyKey
+from idempotency.tasks import purge_expired_keys_task
 from outbox.models import OutboxMessage
 from outbox.services import message_deliver
 from tests.idempotency.test_command import make_keys
@@ -130,7 +131,7 @@ class ScheduledPurgeTests(TestCase):
     def test_the_scheduled_task_purges_expired_keys(self):
         make_keys(3, expires_in=-60, prefix="old")
         make_keys(1, expires_in=3600, prefix="alive")
-        purge_idempotency_keys()
+        purge_expired_keys_task()
         self.assertEqual(
             list(IdempotencyKey.objects.values_list("key", flat=True)), ["alive-0"]
         )

@@ -30,10 +30,18 @@ class RowError:
 
 
 @dataclass(frozen=True)
+class Line:
+    """A checked row of the file: its line number and its item."""
+
+    line: int
+    item: ImportItem
+
+
+@dataclass(frozen=True)
 class Batch:
     """Up to IMPORT_BATCH_MAX rows of the file: their items, or their errors."""
 
-    items: list[ImportItem]
+    items: list[Line]
     errors: list[RowError]
 
 
@@ -63,7 +71,12 @@ def _batches(path: Path, size: int) -> Iterator[Batch]:
     while chunk := list(islice(rows, size)):
         params = OrderBatchSerializer(data={"orders": [row for _, row in chunk]})
         if params.is_valid():
-            items = [ImportItem(**item) for item in params.validated_data["orders"]]
+            items = [
+                Line(line=line, item=ImportItem(**item))
+                for (line, _), item in zip(
+                    chunk, params.validated_data["orders"], strict=True
+                )
+            ]
             yield Batch(items=items, errors=[])
             continue
         errors = [
@@ -95,19 +108,25 @@ def _check(path: Path, spool: TextIO) -> Check:
         check.shown.extend(batch.errors[: SHOWN_ERRORS - len(check.shown)])
         if not check.count:
             writer.writerows(
-                (item.client_id, item.product_id, item.quantity) for item in batch.items
+                (row.line, row.item.client_id, row.item.product_id, row.item.quantity)
+                for row in batch.items
             )
     return check
 
 
-def _checked_batches(spool: TextIO) -> Iterator[list[ImportItem]]:
-    """Yield the checked items written by ``_check``, IMPORT_BATCH_MAX at a time."""
+def _checked_batches(spool: TextIO) -> Iterator[list[Line]]:
+    """Yield the checked rows written by ``_check``, IMPORT_BATCH_MAX at a time."""
     spool.seek(0)
     rows = csv.reader(spool)
     while chunk := list(islice(rows, IMPORT_BATCH_MAX)):
         yield [
-            ImportItem(client_id=client_id, product_id=int(product), quantity=int(qty))
-            for client_id, product, qty in chunk
+            Line(
+                line=int(line),
+                item=ImportItem(
+                    client_id=client_id, product_id=int(product), quantity=int(qty)
+                ),
+            )
+            for line, client_id, product, qty in chunk
         ]
 
 
@@ -118,8 +137,8 @@ class Command(BaseCommand):
         "Import orders from a CSV file whose first line is "
         "client_id,product_id,quantity, as POST /api/orders/batch/ would, in "
         "batches. A row whose client_id exists is left as it is (existing, or "
-        "mismatch for another product or quantity), so a second run creates "
-        "nothing. A file with a bad row imports nothing."
+        "mismatch for another product or quantity, named on standard error), "
+        "so a second run creates nothing. A file with a bad row imports nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -140,21 +159,30 @@ class Command(BaseCommand):
         with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
             check = _check(file, spool)
             if check.count:
-                for error in check.shown:
-                    self.stderr.write(
-                        f"{file}:{error.line}: {error.field}: {error.message}"
-                    )
-                if check.count > len(check.shown):
-                    self.stderr.write(
-                        f"... and {check.count - len(check.shown)} more errors"
-                    )
-                raise CommandError(
-                    f"{file} has {check.count} error(s); nothing imported."
-                )
-            counts: Counter[str] = Counter()
-            for items in _checked_batches(spool):
-                results = orders_import(owner=user, items=items)
-                counts.update(result.outcome for result in results)
+                self._refuse(file, check)
+            counts = self._import(file, spool, owner=user)
         self.stdout.write(
             ", ".join(f"{outcome} {counts[outcome]}" for outcome in ImportOutcome)
         )
+
+    def _refuse(self, file: Path, check: Check) -> None:
+        """Print the first errors of the file and raise CommandError."""
+        for error in check.shown:
+            self.stderr.write(f"{file}:{error.line}: {error.field}: {error.message}")
+        if check.count > len(check.shown):
+            self.stderr.write(f"... and {check.count - len(check.shown)} more errors")
+        raise CommandError(f"{file} has {check.count} error(s); nothing imported.")
+
+    def _import(self, file: Path, spool: TextIO, *, owner: Any) -> Counter[str]:
+        """Import the checked rows; name each mismatch on standard error; count outcomes."""
+        counts: Counter[str] = Counter()
+        for rows in _checked_batches(spool):
+            results = orders_import(owner=owner, items=[row.item for row in rows])
+            for row, result in zip(rows, results, strict=True):
+                counts[result.outcome] += 1
+                if result.outcome == ImportOutcome.MISMATCH:
+                    self.stderr.write(
+                        f"{file}:{row.line}: client_id {row.item.client_id!r}: "
+                        "mismatch, its order has another product or quantity"
+                    )
+        return counts

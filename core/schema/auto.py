@@ -9,20 +9,19 @@ throttling and an unavailable database. docs/errors.md lists the codes.
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import ResolvedComponent, is_serializer
 from drf_spectacular.utils import OpenApiRequest
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.settings import api_settings
 
+from core.schema.errors import errors_object
+from core.schema.uploads import RequiresOneOf
 from core.views import API_PATH_PREFIXES
 from idempotency.drf import IdempotencyGate
 from idempotency.schema import IdempotencyAutoSchema
 
 NO_NUL_PATTERN = "^[^\\x00]*$"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-_MESSAGES = {"type": "array", "items": {"type": "string"}}
 _RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 0},
     "description": "Seconds to wait before retrying.",
@@ -35,114 +34,12 @@ def api_endpoints_only(endpoints: list[tuple[Any, ...]], **_: Any) -> list[Any]:
     return [e for e in endpoints if e[0].startswith(API_PATH_PREFIXES)]
 
 
-def _errors_of(field: serializers.Field) -> dict[str, Any]:
-    """Return the schema of the errors DRF reports for one field."""
-    if isinstance(field, serializers.ListSerializer):
-        # Item errors by position ({} for a valid item), or about the list as a whole.
-        return {
-            "anyOf": [
-                {
-                    "type": "array",
-                    "items": {
-                        "anyOf": [{"type": "string"}, _errors_object(field.child)]
-                    },
-                },
-                _errors_object(serializers.Serializer()),
-            ]
-        }
-    if isinstance(field, serializers.Serializer):
-        return {"anyOf": [_MESSAGES, _errors_object(field)]}
-    if isinstance(field, serializers.ListField | serializers.DictField):
-        # Errors of the items, keyed by their index (a list) or key (a dict).
-        by_item = {"type": "object", "additionalProperties": _errors_of(field.child)}
-        return {"anyOf": [_MESSAGES, by_item]}
-    return _MESSAGES
-
-
-def _errors_object(serializer: serializers.Serializer) -> dict[str, Any]:
-    properties = {
-        name: _errors_of(field)
-        for name, field in serializer.fields.items()
-        if not field.read_only
-    }
-    properties[api_settings.NON_FIELD_ERRORS_KEY] = _MESSAGES
-    return {"type": "object", "properties": properties, "additionalProperties": False}
-
-
-class RequiresOneOf:
-    """Mark a serializer whose body needs at least one of some optional fields.
-
-    ``schema_requires_one_of`` lists the groups of field names; the schema says
-    ``anyOf`` of them, as the serializer's ``validate()`` enforces.
-    """
-
-    schema_requires_one_of: tuple[tuple[str, ...], ...] = ()
-
-
-class RequiresOneOfExtension(OpenApiSerializerExtension):
-    """Add the ``anyOf`` of required field groups to a ``RequiresOneOf`` serializer."""
-
-    target_class = RequiresOneOf
-    match_subclasses = True
-
-    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        schema = auto_schema._map_serializer(
-            self.target, direction, bypass_extensions=True
-        )
-        schema["anyOf"] = []
-        for group in self.target.schema_requires_one_of:
-            option: dict[str, Any] = {"required": list(group)}
-            for name in group:
-                field_schema = schema["properties"][name]
-                if field_schema.get("format") == "binary":
-                    continue
-                # In a form body DRF reads an optional field sent empty as absent,
-                # so an empty value is valid but does not count as sent.
-                minimum = field_schema.pop("minLength", None)
-                if minimum:
-                    option.setdefault("properties", {})[name] = {"minLength": minimum}
-            schema["anyOf"].append(option)
-        return schema
-
-
-def file_upload_request(
-    serializer_class: type[serializers.Serializer], *, file: str, name: str
-) -> dict[str, Any]:
-    """Return the request bodies of a create that takes a file, or only its name.
-
-    A JSON or form body cannot carry a file: its shape has no ``file`` field
-    and requires ``name``. A multipart body may have both and needs one of them
-    (the serializer takes the name from the file when ``name`` is absent).
-    """
-    # A serializer deep-copies its fields from their constructor arguments.
-    field = serializer_class._declared_fields[name]
-    named = type(field)(*field._args, **{**field._kwargs, "required": True})
-    same = {
-        "__module__": serializer_class.__module__,
-        "__doc__": serializer_class.__doc__,
-    }
-    without_file = type(
-        serializer_class.__name__,
-        (serializer_class,),
-        {**same, file: None, name: named},
-    )
-    multipart = type(
-        serializer_class.__name__.removesuffix("Serializer") + "MultipartSerializer",
-        (RequiresOneOf, serializer_class),
-        {**same, "schema_requires_one_of": ((file,), (name,))},
-    )
-    return {
-        "application/json": without_file,
-        "application/x-www-form-urlencoded": without_file,
-        "multipart/form-data": multipart,
-    }
-
-
 class ApiAutoSchema(IdempotencyAutoSchema):
     """The project's AutoSchema: every status an operation answers, with its body.
 
     A view whose body is read as raw bytes, never parsed by DRF, says so with
-    ``parses_request_body = False`` (no 415).
+    ``parses_request_body = False`` (no 415); one that answers ``429`` without
+    a DRF throttle says so with ``answers_throttled = True``.
     """
 
     def get_operation(
@@ -170,7 +67,9 @@ class ApiAutoSchema(IdempotencyAutoSchema):
                 404,
                 "No such object of the caller's, or no such page (`not_found`).",
             )
-        if any(not issubclass(t, IdempotencyGate) for t in self.view.throttle_classes):
+        if getattr(self.view, "answers_throttled", False) or any(
+            not issubclass(t, IdempotencyGate) for t in self.view.throttle_classes
+        ):
             self.add_answer(
                 responses,
                 429,
@@ -295,11 +194,11 @@ class ApiAutoSchema(IdempotencyAutoSchema):
     def _field_errors_ref(self) -> dict[str, str]:
         found = self._request_serializers()
         if not found:
-            return _errors_object(serializers.Serializer())
+            return errors_object(serializers.Serializer())
         first = found[0]
-        schema = _errors_object(first)
+        schema = errors_object(first)
         for other in found[1:]:
-            for name, errors in _errors_object(other)["properties"].items():
+            for name, errors in errors_object(other)["properties"].items():
                 schema["properties"].setdefault(name, errors)
         schema["description"] = "Field errors: each field's messages under its name."
         component = ResolvedComponent(

@@ -1,0 +1,124 @@
+"""Read environment variables for the settings; a bad value stops start-up in one line.
+
+Each reader returns the default when the variable is unset or empty, and
+raises EnvironmentValueError, whose message names the variable and the form
+expected, when its value has another form.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from idem_project.startup import EnvironmentValueError
+
+
+def _wrong(name: str, form: str, value: str) -> EnvironmentValueError:
+    return EnvironmentValueError(f"{name}: expected {form}, got {value!r}")
+
+
+def env_str(name: str, default: str) -> str:
+    """Return the environment variable ``name``, or ``default`` when unset or empty."""
+    return os.environ.get(name) or default
+
+
+def env_secret(name: str, development: str, *, required: bool) -> str:
+    """Return ``name``; when ``required``, refuse it unset or at ``development``.
+
+    The development values are in the repository: anyone could sign a session
+    or forge a payment event with them.
+    """
+    value = env_str(name, development)
+    if required and value == development:
+        raise EnvironmentValueError(
+            f"{name}: expected a secret value of your own when DEBUG=0, "
+            "got the development value (or none)"
+        )
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return ``name`` read as a boolean (``1``/``0``, ``true``/``false``, ``yes``/``no``)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise _wrong(name, "1/0 or true/false", os.environ[name])
+
+
+def env_int(
+    name: str, default: int, *, form: str = "an integer", minimum: int = 0
+) -> int:
+    """Return ``name`` read as an integer of at least ``minimum``; ``form`` names it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdecimal() or int(value) < minimum:
+        raise _wrong(name, form, os.environ[name])
+    return int(value)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """Return ``name`` read as a positive number of seconds (``10``, ``2.5``)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400:
+        raise _wrong(name, "a positive number of seconds, such as 10 or 2.5", value)
+    return seconds
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Return ``name``, which must be one of ``choices`` (compared in upper case)."""
+    value = os.environ.get(name, "").strip().upper()
+    if not value:
+        return default
+    if value not in choices:
+        raise _wrong(name, "one of " + ", ".join(choices), os.environ[name])
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Return ``name`` read as a comma-separated list."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_database(name: str, default: str) -> dict:
+    """Return the database settings of the URL in ``name``; never echo the URL."""
+    try:
+        return dj_database_url.parse(env_str(name, default))
+    except ValueError:
+        raise EnvironmentValueError(
+            f"{name}: expected a database URL such as "
+            "postgres://user@host:5432/name or sqlite:///path/db.sqlite3"
+        ) from None
+
+
+def env_broker(name: str, default: str, *, folder: Path) -> tuple[str, dict]:
+    """Return the broker URL in ``name`` and the transport options it needs.
+
+    kombu's filesystem transport gets its folders under ``folder``, created
+    here: kombu creates none of them, and every process that uses the
+    transport (web, worker, scheduler) may be the first to start.
+    """
+    url = env_str(name, default)
+    if not url.startswith("filesystem://"):
+        return url, {}
+    for sub in ("queue", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return url, {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
