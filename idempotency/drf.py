@@ -36,7 +36,7 @@ from idempotency.fingerprint import (
     key_from_headers,
     request_fingerprint,
 )
-from idempotency.records import Attempt, Reply
+from idempotency.records import NO_OWNER, Attempt, Reply
 
 if TYPE_CHECKING:
     # Imported for annotations only: DRF imports this module while it defines
@@ -71,11 +71,11 @@ def applies_to(method: str, path: str) -> bool:
     )
 
 
-def principal_of(user: Any) -> str:
-    """Return the principal a key belongs to: ``"user:<pk>"`` or ``"anonymous"``."""
+def owner_of(user: Any) -> int:
+    """Return the owner a key belongs to: the user's id, or ``NO_OWNER`` for anonymous."""
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return store.ANONYMOUS_PRINCIPAL
-    return store.user_principal(user.pk)
+        return NO_OWNER
+    return int(user.pk)
 
 
 def _file_digest(upload: Any) -> str:
@@ -206,7 +206,7 @@ class IdempotencyGate(BaseThrottle):
         method = request.method or ""
         secret = fingerprint_secret()
         attempt = Attempt(
-            principal=principal_of(request.user),
+            owner=owner_of(request.user),
             key=key,
             fingerprint=request_fingerprint(
                 method=method, path=path, payload=_payload(request), secret=secret
@@ -378,6 +378,6 @@ __all__ = [
     "IdempotencyGate",
     "IdempotencyMiddleware",
     "applies_to",
-    "principal_of",
+    "owner_of",
     "replay_response",
 ]

@@ -19,14 +19,14 @@ from idempotency import store
 from idempotency.conf import fingerprint_secret, idempotency_settings
 from idempotency.exceptions import KeyInUse
 from idempotency.fingerprint import data_payload, request_fingerprint
-from idempotency.records import Attempt, Reply
+from idempotency.records import NO_OWNER, Attempt, Reply
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: The method of every function call's key row; its path is the function's name.
 CALL_METHOD = "CALL"
-#: Every function call's principal starts with this, then the scope.
+#: Every function call's key scope starts with this, then the scope's name.
 PRINCIPAL_PREFIX = "function:"
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
@@ -60,6 +60,7 @@ def idempotent(
     *,
     key: str | Callable[..., str],
     scope: str | None = None,
+    owner: Callable[..., int] | None = None,
     ttl_seconds: int | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, Any]]:
     """Make a function run once per key; later calls return its first result.
@@ -67,8 +68,10 @@ def idempotent(
     ``key`` is a ``str.format`` template filled with the call's arguments by
     name (``"order-{order_id}"``) or a callable that takes the function's
     arguments and returns the key. Keys live in ``IdempotencyKey`` under the
-    principal ``"function:<scope>"``, where the scope defaults to the
-    function's dotted name; the fingerprint covers the arguments, which must
+    scope ``"function:<scope>"``, where the scope defaults to the function's
+    dotted name, and the owner 0, or the user id that ``owner`` returns when
+    called with the function's arguments (so that the key sits on the shard
+    of the rows the function writes); the fingerprint covers the arguments, which must
     be JSON-able to compare as data. A key lives ``ttl_seconds`` (default the
     app's ``TTL_SECONDS``); once it has expired, a call with it runs anew.
 
@@ -85,7 +88,7 @@ def idempotent(
 
     def decorate(func: Callable[P, R]) -> Callable[P, Any]:
         name = _dotted_name(func)
-        principal = PRINCIPAL_PREFIX + (scope or name)
+        key_scope = PRINCIPAL_PREFIX + (scope or name)
         signature = inspect.signature(func)
 
         @functools.wraps(func)
@@ -94,7 +97,8 @@ def idempotent(
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             attempt = Attempt(
-                principal=principal,
+                owner=NO_OWNER if owner is None else owner(*args, **kwargs),
+                scope=key_scope,
                 key=_key_of(key, arguments, *args, **kwargs),
                 fingerprint=request_fingerprint(
                     method=CALL_METHOD,

@@ -19,13 +19,6 @@ from idempotency.metrics import WAIT_SECONDS
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
 
-ANONYMOUS_PRINCIPAL = "anonymous"
-
-
-def user_principal(user_pk: object) -> str:
-    """Return the principal of the user with primary key ``user_pk``."""
-    return f"user:{user_pk}"
-
 
 def database_alias() -> str:
     """Return the database alias the keys are written to."""
@@ -44,7 +37,7 @@ def _take_over(
 ) -> bool:
     """Reuse an expired or abandoned row for ``attempt``; return whether it was."""
     return bool(
-        IdempotencyKey.objects.filter(pk=found.pk)
+        IdempotencyKey.objects.filter(owner_id=attempt.owner, pk=found.pk)
         .filter(Q(expires_at__lte=now) | ~Q(state=IdempotencyKey.State.COMPLETED))
         .update(
             method=attempt.method,
@@ -144,7 +137,7 @@ def record(attempt: Attempt, reply: Reply) -> None:
 
 def release(attempt: Attempt) -> None:
     """Give up the key claimed by ``attempt`` and keep the transaction's other work."""
-    IdempotencyKey.objects.for_principal(attempt.principal).filter(
+    IdempotencyKey.objects.for_owner(attempt.owner, attempt.scope).filter(
         key=attempt.key, state=IdempotencyKey.State.IN_FLIGHT
     ).delete()
 

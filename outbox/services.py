@@ -37,11 +37,20 @@ class Delivery:
     backoff: bool = False
 
 
-def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
+def publish(
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str,
+    owner: int = OutboxMessage.NO_OWNER,
+) -> None:
     """Write a message in the caller's transaction; hand it over after the commit.
 
     One INSERT that does nothing when ``dedupe_key`` exists: a retried business
-    transaction adds no second message. Raise TransactionManagementError
+    transaction adds no second message. ``owner`` is the id of the user whose
+    change causes the message, so that the message sits on that user's shard;
+    a dedupe key names what it is about (``receipt:<order id>``), so it is
+    unique whoever the owner is. Raise TransactionManagementError
     outside ``transaction.atomic()``, where the message would not share the
     fate of the change that causes it, and ValueError for a topic no worker
     carries out.
@@ -53,7 +62,11 @@ def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
     if topic.partition(".")[0] not in TOPIC_KINDS:
         raise ValueError(f"no worker carries out the topic {topic!r}")
     OutboxMessage.objects.bulk_create(
-        [OutboxMessage(topic=topic, payload=payload, dedupe_key=dedupe_key)],
+        [
+            OutboxMessage(
+                owner_id=owner, topic=topic, payload=payload, dedupe_key=dedupe_key
+            )
+        ],
         ignore_conflicts=True,
     )
     transaction.on_commit(
@@ -62,11 +75,20 @@ def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
 
 
 def mail_publish(
-    *, topic: str, dedupe_key: str, to: list[str], subject: str, body: str
+    *,
+    topic: str,
+    dedupe_key: str,
+    to: list[str],
+    subject: str,
+    body: str,
+    owner: int = OutboxMessage.NO_OWNER,
 ) -> None:
     """Publish a plain-text mail; see publish()."""
     publish(
-        topic, mail_payload(to=to, subject=subject, body=body), dedupe_key=dedupe_key
+        topic,
+        mail_payload(to=to, subject=subject, body=body),
+        dedupe_key=dedupe_key,
+        owner=owner,
     )
 
 
