@@ -109,6 +109,11 @@ def _on_citus(using: str) -> bool:
         return cursor.fetchone() is not None
 
 
+def rows_span_shards(using: str) -> bool:
+    """Return whether the key table is spread over Citus' shards on this database."""
+    return _statements(using).lock is not None
+
+
 def _statements_build(using: str) -> _Statements:
     connection = connections[using]
     citus = _on_citus(using)

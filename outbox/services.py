@@ -229,20 +229,24 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
 def messages_retry(pks: list[int]) -> int:
     """Put failed messages back to pending and hand them over; return how many.
 
-    Their attempts and last error stay; the day of retries starts again.
+    Their attempts and last error stay; the day of retries starts again. Each
+    message is put back by a conditional UPDATE on its owner's shard, so of
+    concurrent retries of one message exactly one hands it over.
     """
+    failed = OutboxMessage.State.FAILED
+    messages = []
     with transaction.atomic():
-        messages = list(
-            OutboxMessage.objects.select_for_update().filter(
-                pk__in=pks, state=OutboxMessage.State.FAILED
+        for message in OutboxMessage.objects.filter(pk__in=pks, state=failed):
+            put_back = OutboxMessage.objects.filter(
+                owner_id=message.owner_id, pk=message.pk, state=failed
+            ).update(
+                state=OutboxMessage.State.PENDING,
+                leased_until=None,
+                first_attempt_at=None,
+                relayed_at=timezone.now(),
             )
-        )
-        OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
-            state=OutboxMessage.State.PENDING,
-            leased_until=None,
-            first_attempt_at=None,
-            relayed_at=timezone.now(),
-        )
+            if put_back:
+                messages.append(message)
         for message in messages:
             transaction.on_commit(
                 partial(
