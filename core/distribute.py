@@ -107,8 +107,9 @@ def _matches(plan: TablePlan, table: CitusTable) -> bool:
 
 
 def _in_order(plans: list[TablePlan], keys: list[ForeignKey]) -> list[TablePlan]:
-    """Return reference and local tables first, then distributed ones, referenced first."""
-    local = [p for p in plans if not isinstance(p.plan, Distributed)]
+    """Return reference tables, then coordinator-local ones, then distributed ones, referenced first."""
+    local = [p for p in plans if isinstance(p.plan, Reference)]
+    local += [p for p in plans if isinstance(p.plan, CoordinatorLocal)]
     pending = [p for p in plans if isinstance(p.plan, Distributed)]
     done: set[str] = set()
     ordered = []
@@ -147,6 +148,9 @@ def tables_distribute(
     connection: BaseDatabaseWrapper, plans: list[TablePlan]
 ) -> list[tuple[TablePlan, bool]]:
     """Make every table what its plan says; return each plan with whether it changed.
+
+    The plans come back in the order tables are converted: reference and
+    coordinator-local tables first, then distributed ones, referenced first.
 
     Distributed tables are co-located with the tables already distributed by
     a column of the same name, or with the first such table of this run. All
@@ -198,4 +202,4 @@ def tables_distribute(
                     [plan.table],
                 )
     changed = {p.table for p in todo}
-    return [(p, p.table in changed) for p in plans]
+    return [(p, p.table in changed) for p in _in_order(plans, keys)]
