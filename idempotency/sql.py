@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connections
+from django.db.utils import ConnectionDoesNotExist
 
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
@@ -107,6 +108,22 @@ def _on_citus(using: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
         return cursor.fetchone() is not None
+
+
+def statements_prepare(using: str) -> None:
+    """Build the statements for the database ``using`` names, if not yet built.
+
+    On PostgreSQL that asks the database, once per process, whether it is
+    Citus. Called when a process opens its first connection (the project does
+    it on ``connection_created``), no request pays for the question; otherwise
+    the first keyed request does. An alias that is not in ``DATABASES`` (the
+    connection Django opens to create a test database) is left alone.
+    """
+    try:
+        connections[using]
+    except ConnectionDoesNotExist:
+        return
+    _statements(using)
 
 
 def rows_span_shards(using: str) -> bool:
