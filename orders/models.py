@@ -89,7 +89,7 @@ def history_prefetch(owner_id: int) -> Prefetch:
 class Order(models.Model):
     """A user's order of a quantity of one product, identified by its client id.
 
-    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0002), so
+    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0003), so
     the table can be distributed by owner; ``id`` alone stays unique, as its
     identity column hands out each value once.
     """
@@ -138,7 +138,7 @@ class OrderEvent(models.Model):
     """One applied transition of an order; the first is its creation.
 
     It carries its order's owner, which is part of its primary key and of the
-    foreign key to the order in the database (migration 0002).
+    foreign key to the order in the database (migration 0003).
     """
 
     distribution = Distributed(by="owner")
