@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.citus import Reference
+
 
 class UserQuerySet(models.QuerySet["User"]):
     """Queries on users."""
@@ -47,7 +49,13 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person who signs in with an e-mail and a password."""
+    """A person who signs in with an e-mail and a password.
+
+    Read by every request and referenced by every user-owned table: a copy on
+    every node.
+    """
+
+    distribution = Reference()
 
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=150, blank=True, default="")

@@ -45,6 +45,7 @@ def welcome_email_publish(*, user: User) -> None:
     mail_publish(
         topic="mail.welcome",
         dedupe_key=f"welcome:{user.pk}",
+        owner=user.pk,
         to=[user.email],
         subject="Welcome to Idem",
         body=f"Hello {user.name or user.email},\n\nyour Idem account is ready.\n",

@@ -52,15 +52,15 @@ class Database:
 TABLE = "idempotency_idempotencykey"
 
 # One INSERT ... SELECT generate_series per kind of row. Keys belong to 10,000
-# principals (every 50th one anonymous), bodies look like a stored order reply,
+# owners (every 50th one anonymous, owner 0), bodies look like a stored order reply,
 # and the fake user ids start far above the real ones so no bench user shares them.
 FILL = f"""
 INSERT INTO {TABLE}
-    (principal, key, method, path, fingerprint, state, status_code,
+    (owner_id, scope, key, method, path, fingerprint, state, status_code,
      response_body, content_type, location, created_at, expires_at)
 SELECT
-    CASE WHEN g %% 50 = 0 THEN 'anonymous'
-         ELSE 'user:' || (1000000000 + g %% 10000) END,
+    CASE WHEN g %% 50 = 0 THEN 0 ELSE 1000000000 + g %% 10000 END,
+    '',
     %(prefix)s || md5(g::text),
     'POST',
     '/api/orders/',
@@ -128,7 +128,7 @@ class Twin:
     the empty and on the full table can alternate within one round, the way
     every other ratio is taken. The copy has the same columns, defaults,
     constraints and indexes (``LIKE ... INCLUDING ALL``); ``ON CONFLICT
-    (principal, key)`` finds its unique index by its columns, not its name.
+    (owner_id, scope, key)`` finds its unique index by its columns, not its name.
     """
 
     SPARE = f"{TABLE}_bench_spare"

@@ -54,23 +54,29 @@ TASKS = (PLAIN, ATOMIC, DEDUPED)
 
 
 @shared_task(name=PLAIN)
-def apply_plain(message_id: str, order_id: int) -> int:
+def apply_plain(message_id: str, order_id: int, owner_id: int) -> int:
     """Apply a message with no dedupe: the effect alone, one insert."""
-    return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+    return OrderEvent.objects.create(
+        owner_id=owner_id, order_id=order_id, status="pending"
+    ).pk
 
 
 @shared_task(name=ATOMIC)
-def apply_atomic(message_id: str, order_id: int) -> int:
+def apply_atomic(message_id: str, order_id: int, owner_id: int) -> int:
     """Apply a message with no dedupe, in a transaction as the decorator opens one."""
     with transaction.atomic():
-        return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+        return OrderEvent.objects.create(
+            owner_id=owner_id, order_id=order_id, status="pending"
+        ).pk
 
 
 @shared_task(name=DEDUPED)
 @idempotent(key="{message_id}", scope="bench.queues")
-def apply_deduped(message_id: str, order_id: int) -> int:
+def apply_deduped(message_id: str, order_id: int, owner_id: int) -> int:
     """Apply a message once per id: the same effect under ``@idempotent``."""
-    return OrderEvent.objects.create(order_id=order_id, status="pending").pk
+    return OrderEvent.objects.create(
+        owner_id=owner_id, order_id=order_id, status="pending"
+    ).pk
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,11 @@ def run_round(app, conn, task: str, order, messages: int) -> Round:  # noqa: ANN
     prefix = uuid.uuid4().hex[:8]
     began = time.perf_counter()
     for n in range(messages):
-        kwargs = {"message_id": f"{prefix}-{n}", "order_id": order.pk}
+        kwargs = {
+            "message_id": f"{prefix}-{n}",
+            "order_id": order.pk,
+            "owner_id": order.owner_id,
+        }
         app.send_task(task, kwargs=kwargs, connection=conn)
     while order.events.count() < start_count + messages:
         time.sleep(0.02)

@@ -29,7 +29,7 @@ class IdempotentCallAdmin(admin.ModelAdmin):
 
     @admin.display(description="scope")
     def scope(self, call: IdempotentCall) -> str:
-        return call.principal.removeprefix(PRINCIPAL_PREFIX)
+        return call.scope.removeprefix(PRINCIPAL_PREFIX)
 
     @admin.display(description="result")
     def result(self, call: IdempotentCall) -> str:

@@ -11,7 +11,7 @@ class IdempotentCallQuerySet(models.QuerySet["IdempotentCall"]):
 
     def calls(self) -> "IdempotentCallQuerySet":
         """Return the keys of function calls, not those of HTTP requests."""
-        return self.filter(principal__startswith=PRINCIPAL_PREFIX)
+        return self.filter(scope__startswith=PRINCIPAL_PREFIX)
 
 
 class IdempotentCall(IdempotencyKey):

@@ -1,6 +1,16 @@
 """Configuration of the core app."""
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _key_statements_prepare(sender: Any, connection: Any, **_: Any) -> None:
+    """Let the key layer ask whether the database is Citus before any request runs."""
+    from idempotency.sql import statements_prepare
+
+    statements_prepare(connection.alias)
 
 
 class CoreConfig(AppConfig):
@@ -14,3 +24,6 @@ class CoreConfig(AppConfig):
         from core.pooling import connect_if_pooling
 
         connect_if_pooling()
+        connection_created.connect(
+            _key_statements_prepare, dispatch_uid="core.key_statements_prepare"
+        )

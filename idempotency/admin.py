@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from idempotency import store
 from idempotency.models import IdempotencyKey
 
 # Users matched by e-mail in a search, at most; their keys join the results.
@@ -100,9 +99,9 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
             user_pks = user_model._default_manager.filter(
                 **{f"{email}__icontains": term}
             ).values_list("pk", flat=True)[:_SEARCH_USERS_LIMIT]
-            principals = [store.user_principal(pk) for pk in user_pks]
-            if principals:
-                results |= queryset.filter(principal__in=principals)
+            owners = list(user_pks)
+            if owners:
+                results |= queryset.filter(owner_id__in=owners, scope="")
         return results, may_have_duplicates
 
     @admin.display(description=_("stored reply"))

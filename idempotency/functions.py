@@ -18,14 +18,14 @@ from idempotency import store
 from idempotency.conf import fingerprint_secrets, idempotency_settings
 from idempotency.exceptions import KeyInUse
 from idempotency.fingerprint import data_payload, request_fingerprints
-from idempotency.records import Attempt, Reply
+from idempotency.records import NO_OWNER, Attempt, Reply
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: The method of every function call's key row; its path is the function's name.
 CALL_METHOD = "CALL"
-#: Every function call's principal starts with this, then the scope.
+#: Every function call's key scope starts with this, then the scope's name.
 PRINCIPAL_PREFIX = "function:"
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
@@ -63,7 +63,7 @@ def _retry_task_in_flight(exc: KeyInUse) -> None:
 
 
 def _attempt(
-    *, principal: str, name: str, key: str, arguments: dict[str, Any]
+    *, owner: int, scope: str, name: str, key: str, arguments: dict[str, Any]
 ) -> Attempt:
     """Return the attempt of one call: its key, and a fingerprint of its arguments."""
     fingerprint, *fallbacks = request_fingerprints(
@@ -73,7 +73,8 @@ def _attempt(
         secrets=fingerprint_secrets(),
     )
     return Attempt(
-        principal=principal,
+        owner=owner,
+        scope=scope,
         key=key,
         fingerprint=fingerprint,
         method=CALL_METHOD,
@@ -103,6 +104,7 @@ def idempotent(
     *,
     key: str | Callable[..., str],
     scope: str | None = None,
+    owner: Callable[..., int] | None = None,
     ttl_seconds: int | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, Any]]:
     """Make a function run once per key; later calls return its first result.
@@ -110,8 +112,10 @@ def idempotent(
     ``key`` is a ``str.format`` template filled with the call's arguments by
     name (``"order-{order_id}"``) or a callable that takes the function's
     arguments and returns the key. Keys live in ``IdempotencyKey`` under the
-    principal ``"function:<scope>"``, where the scope defaults to the
-    function's dotted name; the fingerprint covers the arguments, which must
+    scope ``"function:<scope>"``, where the scope defaults to the function's
+    dotted name, and the owner 0, or the user id that ``owner`` returns when
+    called with the function's arguments (so that the key sits on the shard
+    of the rows the function writes); the fingerprint covers the arguments, which must
     be JSON-able to compare as data. A key lives ``ttl_seconds`` (default the
     app's ``TTL_SECONDS``); once it has expired, a call with it runs anew.
 
@@ -128,7 +132,7 @@ def idempotent(
 
     def decorate(func: Callable[P, R]) -> Callable[P, Any]:
         name = _dotted_name(func)
-        principal = PRINCIPAL_PREFIX + (scope or name)
+        key_scope = PRINCIPAL_PREFIX + (scope or name)
         signature = inspect.signature(func)
 
         @functools.wraps(func)
@@ -137,7 +141,8 @@ def idempotent(
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             attempt = _attempt(
-                principal=principal,
+                owner=NO_OWNER if owner is None else owner(*args, **kwargs),
+                scope=key_scope,
                 name=name,
                 key=_key_of(key, arguments, *args, **kwargs),
                 arguments=arguments,

@@ -1,9 +1,11 @@
-"""The IdempotencyKey model: one row per (principal, key), holding the stored reply."""
+"""The IdempotencyKey model: one row per (owner, scope, key), holding the stored reply."""
 
 from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+
+from idempotency.records import principal_name
 
 
 class IdempotencyKeyQuerySet(models.QuerySet["IdempotencyKey"]):
@@ -17,24 +19,33 @@ class IdempotencyKeyQuerySet(models.QuerySet["IdempotencyKey"]):
         """Return the keys still alive at ``now`` (default: now)."""
         return self.filter(expires_at__gt=now or timezone.now())
 
-    def for_principal(self, principal: str) -> "IdempotencyKeyQuerySet":
-        """Return the keys of one principal (``"user:<pk>"`` or ``"anonymous"``)."""
-        return self.filter(principal=principal)
+    def for_owner(self, owner: int, scope: str = "") -> "IdempotencyKeyQuerySet":
+        """Return the keys of one owner (a user's id, 0 for anonymous) in ``scope``."""
+        return self.filter(owner_id=owner, scope=scope)
 
 
 class IdempotencyKey(models.Model):
-    """A key a principal sent, the request it came with, and the reply to replay.
+    """A key an owner sent, the request it came with, and the reply to replay.
 
     Rows are written by ``idempotency.store`` only: inserted when a request
     claims its key and completed in the same transaction as the work the
     request did, so a row that other transactions can see is ``completed``.
+
+    ``owner_id`` is the id of the user who sent the key, or 0 (anonymous
+    requests, and ``@idempotent`` calls unless they name an owner); ``scope``
+    is empty for HTTP requests and ``function:<name>`` for calls. The table is
+    distributed by owner on Citus (plain data: this app imports no other), and
+    its primary key in PostgreSQL is ``(owner_id, id)`` (migration 0003).
     """
+
+    distribution = {"kind": "distributed", "by": "owner_id"}
 
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight", "In flight"
         COMPLETED = "completed", "Completed"
 
-    principal = models.CharField(max_length=255)
+    owner_id = models.BigIntegerField()
+    scope = models.CharField(max_length=255, blank=True, default="")
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     path = models.TextField(help_text="The request's path with its query string.")
@@ -59,8 +70,8 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["principal", "key"],
-                name="idempotency_idempotencykey_principal_key_uniq",
+                fields=["owner_id", "scope", "key"],
+                name="idempotency_idempotencykey_owner_scope_key_uniq",
             ),
         ]
         indexes = [
@@ -70,3 +81,8 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.principal})"
+
+    @property
+    def principal(self) -> str:
+        """Return who the key belongs to: ``user:<id>``, ``anonymous`` or the scope."""
+        return principal_name(self.owner_id, self.scope)

@@ -2,16 +2,32 @@
 
 from dataclasses import dataclass, field
 
+#: The owner of the keys of anonymous requests and, by default, of function calls.
+NO_OWNER = 0
+
+
+def principal_name(owner: int, scope: str) -> str:
+    """Return who a key belongs to, for people: ``user:<id>``, ``anonymous`` or the scope."""
+    if scope:
+        return scope
+    return f"user:{owner}" if owner != NO_OWNER else "anonymous"
+
 
 @dataclass(frozen=True)
 class Attempt:
-    """A request that carries a key: who sent it, the key, and what it asked for."""
+    """A request that carries a key: who sent it, the key, and what it asked for.
 
-    principal: str
+    ``owner`` is the id of the user the key belongs to (``NO_OWNER`` for an
+    anonymous request); ``scope`` is empty for HTTP requests and names the
+    function for ``@idempotent`` calls. Keys are unique per owner and scope.
+    """
+
+    owner: int
     key: str
     fingerprint: str
     method: str
     path: str
+    scope: str = ""
     # The fingerprints under SECRET_KEY_FALLBACKS: a stored one matches too.
     fallback_fingerprints: tuple[str, ...] = ()
 
@@ -20,6 +36,11 @@ class Attempt:
         return (
             fingerprint == self.fingerprint or fingerprint in self.fallback_fingerprints
         )
+
+    @property
+    def principal(self) -> str:
+        """Return who the key belongs to, as logs and the admin show it."""
+        return principal_name(self.owner, self.scope)
 
 
 @dataclass(frozen=True)

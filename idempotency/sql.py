@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connections
+from django.db.utils import ConnectionDoesNotExist
 
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
@@ -31,7 +32,8 @@ def _column(name: str) -> str:
 
 # Fields written by the claim, in the order of the raw INSERT's values.
 _CLAIM_FIELDS = (
-    "principal",
+    "owner_id",
+    "scope",
     "key",
     "method",
     "path",
@@ -64,35 +66,74 @@ _FOUND_FIELDS = (
 
 
 def _lock_id(attempt: Attempt) -> int:
-    """Return a signed 64-bit advisory lock id for the attempt's (principal, key)."""
+    """Return a signed 64-bit advisory lock id for the attempt's (owner, scope, key)."""
     digest = hashlib.sha256(
-        f"idempotency\0{attempt.principal}\0{attempt.key}".encode()
+        f"idempotency\0{attempt.owner}\0{attempt.scope}\0{attempt.key}".encode()
     ).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class _Statements(NamedTuple):
-    """The store's SQL for one database vendor; identifiers come from the model."""
+    """The store's SQL for one database; identifiers come from the model.
+
+    ``lock`` is set on Citus only: there the key's lock is taken on the
+    coordinator by a statement of its own, and the claim and the read are
+    plain statements on the owner's shard (a lock inside them would be taken
+    on the coordinator by one and on a worker by the other).
+    """
 
     claim: str
     find: str
     complete: str
+    lock: str | None = None
 
 
-# Built once per database vendor: the text depends on nothing else.
+# Built once per database alias: the text depends on the vendor and on Citus.
 _STATEMENTS: dict[str, _Statements] = {}
+
+_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 
 
 def _statements(using: str) -> _Statements:
-    vendor = connections[using].vendor
-    statements = _STATEMENTS.get(vendor)
+    statements = _STATEMENTS.get(using)
     if statements is None:
-        statements = _STATEMENTS[vendor] = _statements_build(using)
+        statements = _STATEMENTS[using] = _statements_build(using)
     return statements
+
+
+def _on_citus(using: str) -> bool:
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        return cursor.fetchone() is not None
+
+
+def statements_prepare(using: str) -> None:
+    """Build the statements for the database ``using`` names, if not yet built.
+
+    On PostgreSQL that asks the database, once per process, whether it is
+    Citus. Called when a process opens its first connection (the project does
+    it on ``connection_created``), no request pays for the question; otherwise
+    the first keyed request does. An alias that is not in ``DATABASES`` (the
+    connection Django opens to create a test database) is left alone.
+    """
+    try:
+        connections[using]
+    except ConnectionDoesNotExist:
+        return
+    _statements(using)
+
+
+def rows_span_shards(using: str) -> bool:
+    """Return whether the key table is spread over Citus' shards on this database."""
+    return _statements(using).lock is not None
 
 
 def _statements_build(using: str) -> _Statements:
     connection = connections[using]
+    citus = _on_citus(using)
 
     def quote(field: str) -> str:
         return connection.ops.quote_name(_column(field))
@@ -101,9 +142,12 @@ def _statements_build(using: str) -> _Statements:
     columns = ", ".join(quote(f) for f in _CLAIM_FIELDS)
     placeholders = ", ".join(["%s"] * len(_CLAIM_FIELDS))
     found = ", ".join(f"k.{quote(f)}" for f in _FOUND_FIELDS)
-    unique = f"{quote('principal')}, {quote('key')}"
-    where = f"k.{quote('principal')} = %s AND k.{quote('key')} = %s"
-    if connection.vendor == "postgresql":
+    unique = f"{quote('owner_id')}, {quote('scope')}, {quote('key')}"
+    where = (
+        f"k.{quote('owner_id')} = %s AND k.{quote('scope')} = %s"
+        f" AND k.{quote('key')} = %s"
+    )
+    if connection.vendor == "postgresql" and not citus:
         # The lock is taken (without waiting) before the insert is tried, and
         # taken again, or found held by this transaction, by the read.
         lock_held = "pg_try_advisory_xact_lock(%s)"
@@ -122,10 +166,12 @@ def _statements_build(using: str) -> _Statements:
     assignments = ", ".join(f"{quote(f)} = %s" for f in _COMPLETE_FIELDS)
     complete = (
         f"UPDATE {table} SET {assignments}"  # noqa: S608  identifiers only
-        f" WHERE {quote('principal')} = %s AND {quote('key')} = %s"
-        f" AND {quote('state')} = %s"
+        f" WHERE {quote('owner_id')} = %s AND {quote('scope')} = %s"
+        f" AND {quote('key')} = %s AND {quote('state')} = %s"
     )
-    return _Statements(claim=claim, find=find, complete=complete)
+    return _Statements(
+        claim=claim, find=find, complete=complete, lock=_LOCK if citus else None
+    )
 
 
 def insert_or_find(
@@ -143,13 +189,16 @@ def insert_or_find(
     duplicate holds the lock, so it is detected at once instead of blocking on
     the unique index until the first transaction ends. The read tells whether
     this transaction holds the lock, which allows it to take over an expired
-    or abandoned row. On SQLite writers are serialised by the database lock:
-    no other transaction can be in flight.
+    or abandoned row. On Citus the lock is a statement of its own on the
+    coordinator, before the insert, which is tried only when the lock was
+    free. On SQLite writers are serialised by the database lock: no other
+    transaction can be in flight.
     """
     connection = connections[using]
     adapt = connection.ops.adapt_datetimefield_value
     values = [
-        attempt.principal,
+        attempt.owner,
+        attempt.scope,
         attempt.key,
         attempt.method,
         attempt.path,
@@ -162,17 +211,22 @@ def insert_or_find(
         adapt(expires_at),
     ]
     find_params = [adapt(now)]
-    if connection.vendor == "postgresql":
-        lock_id = _lock_id(attempt)
-        values.append(lock_id)
-        find_params.append(lock_id)
-    find_params += [attempt.principal, attempt.key]
     sql = _statements(using)
+    locked = True
     with connection.cursor() as cursor:
-        cursor.execute(sql.claim, values)
-        inserted = cursor.fetchone()
-        if inserted is not None:
-            return Found(claimed=True, pk=inserted[0])
+        if sql.lock is not None:
+            cursor.execute(sql.lock, [_lock_id(attempt)])
+            locked = bool(cursor.fetchone()[0])
+        elif connection.vendor == "postgresql":
+            lock_id = _lock_id(attempt)
+            values.append(lock_id)
+            find_params.append(lock_id)
+        find_params += [attempt.owner, attempt.scope, attempt.key]
+        if locked:
+            cursor.execute(sql.claim, values)
+            inserted = cursor.fetchone()
+            if inserted is not None:
+                return Found(claimed=True, pk=inserted[0])
         cursor.execute(sql.find, find_params)
         row = cursor.fetchone()
     if row is None:
@@ -188,7 +242,7 @@ def insert_or_find(
         content_type=content_type,
         location=location,
         expired=bool(expired),
-        lock_held=bool(held),
+        lock_held=bool(held) and locked,
     )
 
 
@@ -200,7 +254,8 @@ def complete(using: str, attempt: Attempt, reply: Reply) -> bool:
         reply.body,
         reply.headers.get("Content-Type", ""),
         reply.headers.get("Location", ""),
-        attempt.principal,
+        attempt.owner,
+        attempt.scope,
         attempt.key,
         IdempotencyKey.State.IN_FLIGHT.value,
     ]

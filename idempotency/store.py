@@ -19,13 +19,6 @@ from idempotency.metrics import WAIT_SECONDS
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
 
-ANONYMOUS_PRINCIPAL = "anonymous"
-
-
-def user_principal(user_pk: object) -> str:
-    """Return the principal of the user with primary key ``user_pk``."""
-    return f"user:{user_pk}"
-
 
 def database_alias() -> str:
     """Return the database alias the keys are written to."""
@@ -44,7 +37,7 @@ def _take_over(
 ) -> bool:
     """Reuse an expired or abandoned row for ``attempt``; return whether it was."""
     return bool(
-        IdempotencyKey.objects.filter(pk=found.pk)
+        IdempotencyKey.objects.filter(owner_id=attempt.owner, pk=found.pk)
         .filter(Q(expires_at__lte=now) | ~Q(state=IdempotencyKey.State.COMPLETED))
         .update(
             method=attempt.method,
@@ -144,7 +137,7 @@ def record(attempt: Attempt, reply: Reply) -> None:
 
 def release(attempt: Attempt) -> None:
     """Give up the key claimed by ``attempt`` and keep the transaction's other work."""
-    IdempotencyKey.objects.for_principal(attempt.principal).filter(
+    IdempotencyKey.objects.for_owner(attempt.owner, attempt.scope).filter(
         key=attempt.key, state=IdempotencyKey.State.IN_FLIGHT
     ).delete()
 
@@ -167,7 +160,9 @@ def purge_expired(
     deleted (a scan for "the next N expired rows" would, until VACUUM), and
     no id travels to Python. Between batches the purge sleeps
     ``pause_factor`` times as long as the last batch took: the busier the
-    database, the longer the pause.
+    database, the longer the pause. On Citus, which locks rows only on one
+    shard at a time, a batch does not skip locked rows: it waits for them,
+    and a key that a request took over in the meantime is no longer expired.
     """
     now = now or timezone.now()
     batch_size = batch_size or idempotency_settings.PURGE_BATCH_SIZE
@@ -187,8 +182,11 @@ def purge_expired(
         began = time.monotonic()
         with transaction.atomic(using=alias):
             window = expired.filter(pk__gte=start, pk__lt=start + batch_size)
-            batch = window.select_for_update(skip_locked=True).values("pk")
-            deleted, _ = IdempotencyKey.objects.filter(pk__in=batch).delete()
+            if sql.rows_span_shards(alias):
+                deleted, _ = window.delete()
+            else:
+                batch = window.select_for_update(skip_locked=True).values("pk")
+                deleted, _ = IdempotencyKey.objects.filter(pk__in=batch).delete()
         took = time.monotonic() - began
         total += deleted
     return total

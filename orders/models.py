@@ -4,8 +4,10 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
+from core.citus import Distributed
 from orders.exceptions import ClientIdMismatch, InvalidTransition
 
 
@@ -29,7 +31,9 @@ class OrderQuerySet(models.QuerySet["Order"]):
                 defaults={"product_id": product_id, "quantity": quantity},
             )
             if created:
-                order.events.create(status=order.status, at=order.created_at)
+                order.events.create(
+                    owner_id=order.owner_id, status=order.status, at=order.created_at
+                )
         if not created and (order.product_id, order.quantity) != (
             product_id,
             quantity,
@@ -65,12 +69,32 @@ class OrderQuerySet(models.QuerySet["Order"]):
                 raise InvalidTransition
             order.status = to
             order.save(update_fields=["status", "updated_at"])
-            order.events.create(status=to)
+            order.events.create(owner_id=order.owner_id, status=to)
         return order, True
+
+    def owner_of(self, order_id: int) -> int | None:
+        """Return the id of the owner of order ``order_id``, or None when there is none.
+
+        On Citus this read visits every shard: callers that know the owner
+        scope their queryset to it instead.
+        """
+        return self.filter(pk=order_id).values_list("owner_id", flat=True).first()
+
+
+def history_prefetch(owner_id: int) -> Prefetch:
+    """Return the prefetch of orders' events that stays on their owner's shard."""
+    return Prefetch("events", queryset=OrderEvent.objects.filter(owner_id=owner_id))
 
 
 class Order(models.Model):
-    """A user's order of a quantity of one product, identified by its client id."""
+    """A user's order of a quantity of one product, identified by its client id.
+
+    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0003), so
+    the table can be distributed by owner; ``id`` alone stays unique, as its
+    identity column hands out each value once.
+    """
+
+    distribution = Distributed(by="owner")
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -111,9 +135,21 @@ class Order(models.Model):
 
 
 class OrderEvent(models.Model):
-    """One applied transition of an order; the first is its creation."""
+    """One applied transition of an order; the first is its creation.
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    It carries its order's owner, which is part of its primary key and of the
+    foreign key to the order in the database (migration 0003).
+    """
+
+    distribution = Distributed(by="owner")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # The database's foreign key is (owner_id, order_id) -> (owner_id, id).
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     status = models.CharField(max_length=16, choices=Order.Status.choices)
     at = models.DateTimeField(default=timezone.now)
 

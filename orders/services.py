@@ -98,7 +98,11 @@ def _orders_insert(
         # is one this transaction inserted.
         rows = (
             Order.objects.filter(owner=owner, client_id__in=first)
-            .annotate(recorded=Exists(OrderEvent.objects.filter(order=OuterRef("pk"))))
+            .annotate(
+                recorded=Exists(
+                    OrderEvent.objects.filter(owner=owner, order=OuterRef("pk"))
+                )
+            )
             .values_list(
                 "client_id",
                 "pk",
@@ -113,6 +117,7 @@ def _orders_insert(
         created = {client_id for client_id in first if not orders[client_id].recorded}
         OrderEvent.objects.bulk_create(
             OrderEvent(
+                owner=owner,
                 order_id=orders[client_id].pk,
                 status=Order.Status.PENDING,
                 at=orders[client_id].created_at,
@@ -143,15 +148,22 @@ def _import_results(
     return results
 
 
-def order_transition(*, order_id: int, to: str) -> tuple[Order, bool]:
+def order_transition(
+    *, order_id: int, to: str, owner_id: int | None = None
+) -> tuple[Order, bool]:
     """Move the order to ``to`` like ``Order.objects.transition``; return ``(order, changed)``.
 
     When the order becomes completed, its receipt is written to the outbox in
     the same transaction, so it is sent once whatever the number of retries.
-    Raise what ``transition`` raises.
+    ``owner_id`` keeps every statement on the owner's shard; without it the
+    owner is looked up first. Raise what ``transition`` raises.
     """
+    if owner_id is None:
+        owner_id = Order.objects.owner_of(order_id)
     with transaction.atomic():
-        order, changed = Order.objects.transition(order_id, to=to)
+        order, changed = Order.objects.filter(owner_id=owner_id).transition(
+            order_id, to=to
+        )
         if changed and order.status == Order.Status.COMPLETED:
             receipt_email_publish(order=order)
     return order, changed
@@ -163,6 +175,7 @@ def receipt_email_publish(*, order: Order) -> None:
     mail_publish(
         topic="mail.receipt",
         dedupe_key=f"receipt:{order.pk}",
+        owner=order.owner_id,
         to=[owner.email],
         subject=f"Your Idem order #{order.pk} is complete",
         body=(

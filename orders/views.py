@@ -1,6 +1,8 @@
 """Orders: create by client id, list and read one's own, and move through states."""
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -9,7 +11,7 @@ from rest_framework.response import Response
 
 from core.parsers import JSONParser
 from core.responses import create_response
-from orders.models import Order
+from orders.models import Order, history_prefetch
 from orders.serializers import (
     OrderBatchResultSerializer,
     OrderBatchSerializer,
@@ -44,7 +46,7 @@ class OrderViewSet(
     def get_queryset(self) -> QuerySet[Order]:
         return (
             Order.objects.filter(owner=self.request.user)
-            .prefetch_related("events")
+            .prefetch_related(history_prefetch(self.request.user.pk))
             .order_by("-created_at", "-id")
         )
 
@@ -77,7 +79,7 @@ class OrderViewSet(
         )
         return create_response(
             request,
-            body=OrderSerializer(order).data,
+            body=_shown(order),
             created=created,
             detail_url="order-detail",
             pk=order.pk,
@@ -122,5 +124,13 @@ class OrderViewSet(
 
     def _transition(self, *, to: str) -> Response:
         # get_object() scopes to the caller and answers 404 for any other order.
-        order, _ = order_transition(order_id=self.get_object().pk, to=to)
-        return Response(OrderSerializer(order).data, status=status.HTTP_200_OK)
+        order, _ = order_transition(
+            order_id=self.get_object().pk, to=to, owner_id=self.request.user.pk
+        )
+        return Response(_shown(order), status=status.HTTP_200_OK)
+
+
+def _shown(order: Order) -> dict[str, Any]:
+    """Return the order as the API shows it, its events read on its owner's shard."""
+    prefetch_related_objects([order], history_prefetch(order.owner_id))
+    return OrderSerializer(order).data

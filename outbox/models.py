@@ -7,6 +7,8 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.citus import Distributed
+
 
 class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
     """Queries on outbox messages, and the conditional writes that keep one sender."""
@@ -72,7 +74,17 @@ class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
 
 
 class OutboxMessage(models.Model):
-    """One effect outside the database (a mail), to be carried out once."""
+    """One effect outside the database (a mail), to be carried out once.
+
+    It carries the owner of the change that caused it (0 for none), on whose
+    shard it is written; its primary key in PostgreSQL is ``(owner_id, id)``
+    and its dedupe key is unique per owner (migration 0002).
+    """
+
+    distribution = Distributed(by="owner_id")
+
+    #: The owner of messages that belong to no user.
+    NO_OWNER = 0
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -82,6 +94,7 @@ class OutboxMessage(models.Model):
 
     OPEN_STATES = (State.PENDING, State.HANDED_OVER)
 
+    owner_id = models.BigIntegerField(default=NO_OWNER)
     topic = models.CharField(max_length=100)
     payload = models.JSONField()
     dedupe_key = models.CharField(max_length=255)
@@ -102,7 +115,8 @@ class OutboxMessage(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["dedupe_key"], name="outbox_outboxmessage_dedupe_key_uniq"
+                fields=["owner_id", "dedupe_key"],
+                name="outbox_outboxmessage_owner_dedupe_key_uniq",
             ),
         ]
         indexes = [

@@ -37,11 +37,20 @@ class Delivery:
     backoff: bool = False
 
 
-def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
+def publish(
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str,
+    owner: int = OutboxMessage.NO_OWNER,
+) -> None:
     """Write a message in the caller's transaction; hand it over after the commit.
 
     One INSERT that does nothing when ``dedupe_key`` exists: a retried business
-    transaction adds no second message. Raise TransactionManagementError
+    transaction adds no second message. ``owner`` is the id of the user whose
+    change causes the message, so that the message sits on that user's shard;
+    a dedupe key names what it is about (``receipt:<order id>``), so it is
+    unique whoever the owner is. Raise TransactionManagementError
     outside ``transaction.atomic()``, where the message would not share the
     fate of the change that causes it, and ValueError for a topic no worker
     carries out.
@@ -53,7 +62,11 @@ def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
     if topic.partition(".")[0] not in TOPIC_KINDS:
         raise ValueError(f"no worker carries out the topic {topic!r}")
     OutboxMessage.objects.bulk_create(
-        [OutboxMessage(topic=topic, payload=payload, dedupe_key=dedupe_key)],
+        [
+            OutboxMessage(
+                owner_id=owner, topic=topic, payload=payload, dedupe_key=dedupe_key
+            )
+        ],
         ignore_conflicts=True,
     )
     transaction.on_commit(
@@ -62,11 +75,20 @@ def publish(topic: str, payload: dict[str, Any], *, dedupe_key: str) -> None:
 
 
 def mail_publish(
-    *, topic: str, dedupe_key: str, to: list[str], subject: str, body: str
+    *,
+    topic: str,
+    dedupe_key: str,
+    to: list[str],
+    subject: str,
+    body: str,
+    owner: int = OutboxMessage.NO_OWNER,
 ) -> None:
     """Publish a plain-text mail; see publish()."""
     publish(
-        topic, mail_payload(to=to, subject=subject, body=body), dedupe_key=dedupe_key
+        topic,
+        mail_payload(to=to, subject=subject, body=body),
+        dedupe_key=dedupe_key,
+        owner=owner,
     )
 
 
@@ -207,20 +229,24 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
 def messages_retry(pks: list[int]) -> int:
     """Put failed messages back to pending and hand them over; return how many.
 
-    Their attempts and last error stay; the day of retries starts again.
+    Their attempts and last error stay; the day of retries starts again. Each
+    message is put back by a conditional UPDATE on its owner's shard, so of
+    concurrent retries of one message exactly one hands it over.
     """
+    failed = OutboxMessage.State.FAILED
+    messages = []
     with transaction.atomic():
-        messages = list(
-            OutboxMessage.objects.select_for_update().filter(
-                pk__in=pks, state=OutboxMessage.State.FAILED
+        for message in OutboxMessage.objects.filter(pk__in=pks, state=failed):
+            put_back = OutboxMessage.objects.filter(
+                owner_id=message.owner_id, pk=message.pk, state=failed
+            ).update(
+                state=OutboxMessage.State.PENDING,
+                leased_until=None,
+                first_attempt_at=None,
+                relayed_at=timezone.now(),
             )
-        )
-        OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(
-            state=OutboxMessage.State.PENDING,
-            leased_until=None,
-            first_attempt_at=None,
-            relayed_at=timezone.now(),
-        )
+            if put_back:
+                messages.append(message)
         for message in messages:
             transaction.on_commit(
                 partial(

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.citus import Distributed
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -23,7 +25,10 @@ class Photo(models.Model):
 
     ``filename`` is the client's name for the photo and nothing else: the file
     is stored under a generated name, so no user input ever becomes a path.
+    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0002).
     """
+
+    distribution = Distributed(by="owner")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"

@@ -44,14 +44,21 @@ def payment_succeeded_apply(*, payload: dict[str, Any]) -> tuple[str, str]:
     order_id = _order_id(payload)
     if order_id is None:
         return Outcome.ORDER_NOT_FOUND, "data.order_id is missing or not an order id."
+    # The event names the order only: its owner, whose shard holds the order,
+    # is read first.
+    owner_id = Order.objects.owner_of(order_id)
     try:
         # An order past pending refuses this step; the next one tells which state.
         with contextlib.suppress(InvalidTransition):
-            Order.objects.transition(order_id, to=Order.Status.PROCESSING)
+            Order.objects.filter(owner_id=owner_id).transition(
+                order_id, to=Order.Status.PROCESSING
+            )
     except Order.DoesNotExist:
         return Outcome.ORDER_NOT_FOUND, f"There is no order {order_id}."
     try:
-        _, changed = order_transition(order_id=order_id, to=Order.Status.COMPLETED)
+        _, changed = order_transition(
+            order_id=order_id, to=Order.Status.COMPLETED, owner_id=owner_id
+        )
     except InvalidTransition:
         # Nothing but a cancelled order has no way to completed.
         return Outcome.ORDER_CANCELLED, f"Order {order_id} is cancelled."

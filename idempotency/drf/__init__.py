@@ -12,7 +12,7 @@ requests and views are under the layer, ``payload.py`` reads a request's
 body, ``replies.py`` turns a response into a stored reply and back.
 """
 
-from idempotency.drf.claims import principal_of
+from idempotency.drf.claims import owner_of
 from idempotency.drf.gate import IdempotencyGate
 from idempotency.drf.middleware import IdempotencyMiddleware
 from idempotency.drf.replies import REPLAYED_HEADER, replay_response
@@ -24,6 +24,6 @@ __all__ = [
     "IdempotencyMiddleware",
     "applies_to",
     "idempotent_view",
-    "principal_of",
+    "owner_of",
     "replay_response",
 ]

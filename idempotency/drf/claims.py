@@ -18,14 +18,14 @@ from idempotency.fingerprint import (
     key_from_headers,
     request_fingerprints,
 )
-from idempotency.records import Attempt
+from idempotency.records import NO_OWNER, Attempt
 
 
-def principal_of(user: Any) -> str:
-    """Return the principal a key belongs to: ``"user:<pk>"`` or ``"anonymous"``."""
+def owner_of(user: Any) -> int:
+    """Return the owner a key belongs to: the user's id, or ``NO_OWNER`` for anonymous."""
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return store.ANONYMOUS_PRINCIPAL
-    return store.user_principal(user.pk)
+        return NO_OWNER
+    return int(user.pk)
 
 
 def _key(request: HttpRequest) -> str | None:
@@ -109,7 +109,7 @@ def claim_request(
         method=method, path=path, payload=payload(), secrets=secrets
     )
     attempt = Attempt(
-        principal=principal_of(user),
+        owner=owner_of(user),
         key=key,
         fingerprint=fingerprint,
         method=method,

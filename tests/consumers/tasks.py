@@ -12,7 +12,7 @@ from orders.models import Order
 def order_note(message_id, order_id):
     """Record one more event on the order: an effect that is not idempotent itself."""
     order = Order.objects.get(pk=order_id)
-    order.events.create(status=order.status)
+    order.events.create(owner_id=order.owner_id, status=order.status)
     return order.events.count()
 
 

@@ -19,7 +19,7 @@ class IdempotentCallAdminTests(TestCase):
         greet("ada")
         cls.call = IdempotencyKey.objects.get(key="ada")
         IdempotencyKey.objects.create(
-            principal="user:1",
+            owner_id=1,
             key="http-key",
             method="POST",
             path="/api/orders/",

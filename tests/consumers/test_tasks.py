@@ -47,7 +47,8 @@ class IdempotentTaskTests(TransactionTestCase):
         worker.wait_until_ready()
         task_id = str(uuid.uuid4())
         held = store.Attempt(
-            principal="function:tests.consumers.tasks.order_note",
+            owner=0,
+            scope="function:tests.consumers.tasks.order_note",
             key="order-note-m-2",
             fingerprint="0" * 64,
             method="CALL",

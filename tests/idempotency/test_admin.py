@@ -11,11 +11,9 @@ from tests.factories import make_staff, make_user
 CHANGELIST = "/admin/idempotency/idempotencykey/"
 
 
-def make_key(
-    key, *, principal="anonymous", expires_in=3600, body=b'{"id": 1}', **fields
-):
+def make_key(key, *, owner=0, expires_in=3600, body=b'{"id": 1}', **fields):
     return IdempotencyKey.objects.create(
-        principal=principal,
+        owner_id=owner,
         key=key,
         method=fields.pop("method", "POST"),
         path=fields.pop("path", "/api/orders/"),
@@ -39,9 +37,7 @@ class IdempotencyKeyAdminTests(TestCase):
             )
         )
         cls.owner = make_user(email="owner@example.com")
-        cls.mine = make_key(
-            "key-of-owner", principal=f"user:{cls.owner.pk}", path="/api/orders/"
-        )
+        cls.mine = make_key("key-of-owner", owner=cls.owner.pk, path="/api/orders/")
         cls.other = make_key(
             "other-key", path="/api/users/", method="PUT", status_code=200
         )

@@ -11,7 +11,7 @@ from idempotency.models import IdempotencyKey
 def make_keys(count, *, expires_in, prefix):
     IdempotencyKey.objects.bulk_create(
         IdempotencyKey(
-            principal="anonymous",
+            owner_id=0,
             key=f"{prefix}-{n}",
             method="POST",
             path="/api/things/",

@@ -36,6 +36,11 @@ def message_apply(message):
     return message["id"]
 
 
+@idempotent(key="{event_id}", scope="owned", owner=lambda event_id, owner_id: owner_id)
+def note_for(event_id, owner_id):
+    return note(event_id)
+
+
 @idempotent(key="short-{event_id}", ttl_seconds=60)
 def note_for_a_minute(event_id):
     return note(event_id)
@@ -99,6 +104,21 @@ class IdempotentFunctionTests(TestCase):
         self.assertEqual(row.principal, "function:messages")
         self.assertEqual((row.method, row.state), ("CALL", "completed"))
         self.assertEqual(row.path, "tests.idempotency.test_functions.message_apply")
+
+    def test_a_key_has_owner_0_unless_the_decorator_names_one(self):
+        note_once("o")
+        note_for("o", 7)
+        note_for("o", 7)
+        note_for("o", 8)
+        self.assertEqual(runs, ["o", "o", "o"])
+        self.assertEqual(
+            sorted(IdempotencyKey.objects.values_list("owner_id", "scope", "key")),
+            [
+                (0, "function:tests.idempotency.test_functions.note_once", "note-o"),
+                (7, "function:owned", "o"),
+                (8, "function:owned", "o"),
+            ],
+        )
 
     def test_key_row_names_the_function_by_default(self):
         note_once("g")

@@ -431,7 +431,7 @@ class PrincipalTests(TestCase):
         self.assertEqual((anonymous.status_code, signed_in.status_code), (201, 201))
         self.assertNotEqual(anonymous.json()["id"], signed_in.json()["id"])
         self.assertEqual(
-            set(IdempotencyKey.objects.values_list("principal", flat=True)),
+            {key.principal for key in IdempotencyKey.objects.all()},
             {"anonymous", f"user:{user.pk}"},
         )
 

@@ -247,20 +247,18 @@ class InFlightTests(TransactionTestCase):
             return cursor.fetchone()[0] > 0
 
     def test_the_store_raises_key_in_use_while_another_transaction_holds_the_key(self):
-        held = hold_claim(self, Attempt("user:1", "held", "f" * 64, "POST", "/"))
+        held = hold_claim(self, Attempt(1, "held", "f" * 64, "POST", "/"))
         with (
             self.settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0}),
             self.assertRaises(KeyInUse),
             transaction.atomic(),
         ):
-            store.claim(Attempt("user:1", "held", "f" * 64, "POST", "/"))
+            store.claim(Attempt(1, "held", "f" * 64, "POST", "/"))
         held.release()
         # The holder's transaction committed without record(): the key was
         # left incomplete, so the next claim takes it over.
         with transaction.atomic():
-            self.assertIsNone(
-                store.claim(Attempt("user:1", "held", "f" * 64, "POST", "/"))
-            )
+            self.assertIsNone(store.claim(Attempt(1, "held", "f" * 64, "POST", "/")))
 
 
 @needs_postgresql
@@ -269,7 +267,7 @@ class PurgeRaceTests(TransactionTestCase):
         expired = timezone.now() - timedelta(seconds=1)
         for key in ("taken", "old-1", "old-2"):
             IdempotencyKey.objects.create(
-                principal="user:1",
+                owner_id=1,
                 key=key,
                 method="POST",
                 path="/",
@@ -278,7 +276,7 @@ class PurgeRaceTests(TransactionTestCase):
                 status_code=201,
                 expires_at=expired,
             )
-        held = hold_claim(self, Attempt("user:1", "taken", "e" * 64, "POST", "/"))
+        held = hold_claim(self, Attempt(1, "taken", "e" * 64, "POST", "/"))
         started = time.monotonic()
         self.assertEqual(store.purge_expired(batch_size=1), 2)
         self.assertLess(time.monotonic() - started, 5)

@@ -20,9 +20,9 @@ REPLY = Reply(
 )
 
 
-def attempt(key="k-1", fingerprint="f" * 64, principal="user:1", **overrides):
+def attempt(key="k-1", fingerprint="f" * 64, owner=1, **overrides):
     fields = {
-        "principal": principal,
+        "owner": owner,
         "key": key,
         "fingerprint": fingerprint,
         "method": "POST",
@@ -32,10 +32,11 @@ def attempt(key="k-1", fingerprint="f" * 64, principal="user:1", **overrides):
     return Attempt(**fields)
 
 
-def make_key(key="k", *, expires_in=3600, state="completed", principal="user:1"):
+def make_key(key="k", *, expires_in=3600, state="completed", owner=1, scope=""):
     now = timezone.now()
     return IdempotencyKey.objects.create(
-        principal=principal,
+        owner_id=owner,
+        scope=scope,
         key=key,
         method="POST",
         path="/api/things/",
@@ -84,15 +85,14 @@ class ClaimTests(TestCase):
         with self.assertRaises(KeyMismatch):
             store.claim(attempt(fingerprint="e" * 64))
 
-    def test_keys_belong_to_their_principal(self):
+    def test_keys_belong_to_their_owner_and_scope(self):
         store.claim(attempt())
         store.record(attempt(), REPLY)
-        self.assertIsNone(
-            store.claim(attempt(principal="user:2", fingerprint="e" * 64))
-        )
-        self.assertIsNone(store.claim(attempt(principal="anonymous")))
-        self.assertEqual(IdempotencyKey.objects.for_principal("user:1").count(), 1)
-        self.assertEqual(IdempotencyKey.objects.count(), 3)
+        self.assertIsNone(store.claim(attempt(owner=2, fingerprint="e" * 64)))
+        self.assertIsNone(store.claim(attempt(owner=0)))
+        self.assertIsNone(store.claim(attempt(owner=0, scope="function:f")))
+        self.assertEqual(IdempotencyKey.objects.for_owner(1).count(), 1)
+        self.assertEqual(IdempotencyKey.objects.count(), 4)
 
     def test_an_expired_key_is_claimed_anew_whatever_its_fingerprint(self):
         for fingerprint in ["f" * 64, "e" * 64]:
@@ -162,9 +162,10 @@ class ClaimTests(TestCase):
         self.assertEqual((error.status_code, error.wait), (409, 3))
         self.assertEqual(error.get_codes()["code"], "idempotency_key_in_use")
 
-    def test_a_principal_helper_names_users(self):
-        self.assertEqual(store.user_principal(42), "user:42")
-        self.assertEqual(store.ANONYMOUS_PRINCIPAL, "anonymous")
+    def test_the_principal_names_the_user_anonymous_or_the_scope(self):
+        self.assertEqual(attempt(owner=42).principal, "user:42")
+        self.assertEqual(attempt(owner=0).principal, "anonymous")
+        self.assertEqual(attempt(owner=0, scope="function:f").principal, "function:f")
 
 
 class ClaimOutsideTransactionTests(TransactionTestCase):
@@ -182,10 +183,11 @@ class QuerySetTests(TestCase):
         later = timezone.now() + timedelta(hours=2)
         self.assertEqual(set(IdempotencyKey.objects.expired(later)), {old, alive})
 
-    def test_for_principal(self):
-        mine = make_key("a", principal="user:1")
-        make_key("a", principal="user:2")
-        self.assertEqual(list(IdempotencyKey.objects.for_principal("user:1")), [mine])
+    def test_for_owner(self):
+        mine = make_key("a", owner=1)
+        make_key("a", owner=2)
+        make_key("a", owner=1, scope="function:f")
+        self.assertEqual(list(IdempotencyKey.objects.for_owner(1)), [mine])
 
     def test_str_names_the_key_and_its_principal(self):
         self.assertEqual(str(make_key("k-9")), "k-9 (user:1)")

@@ -179,10 +179,13 @@ class TransitionTests(TestCase):
         order = make_order(self.owner)
         first = order.events.get()
         later = OrderEvent.objects.create(
-            order=order, status=PROCESSING, at=first.at + timedelta(seconds=1)
+            owner=self.owner,
+            order=order,
+            status=PROCESSING,
+            at=first.at + timedelta(seconds=1),
         )
         same_time = OrderEvent.objects.create(
-            order=order, status=CANCELLED, at=first.at
+            owner=self.owner, order=order, status=CANCELLED, at=first.at
         )
         self.assertEqual(list(order.events.all()), [first, same_time, later])
 
