@@ -13,9 +13,11 @@ DEFAULTS: dict[str, Any] = {
     # The relay hands over pending messages at least this many seconds old, so
     # it does not race the hand-over that follows the commit.
     "RELAY_AFTER_SECONDS": 5,
-    # A message the relay handed over, or whose last attempt ended, this long
-    # ago without being sent is handed over again (a message the broker lost).
-    "REHAND_AFTER_SECONDS": 300,
+    # A message the relay handed over, or whose last attempt started, this long
+    # ago without being sent, and that no worker holds, is handed over again
+    # (its task was lost: a worker died, a broker dropped it). Longer than the
+    # longest pause between two retries (20 s) plus one attempt (EMAIL_TIMEOUT).
+    "REHAND_AFTER_SECONDS": 60,
     # Seconds a worker holds a message it is sending; another worker leaves the
     # message alone meanwhile. Longer than one SMTP conversation (EMAIL_TIMEOUT).
     "LEASE_SECONDS": 60,

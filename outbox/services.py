@@ -9,7 +9,10 @@ from functools import partial
 from typing import Any
 
 from celery import current_app
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.db.models.functions import Now
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -17,7 +20,7 @@ from kombu.exceptions import OperationalError
 from observability.metrics import OUTBOX_MESSAGES
 from outbox.conf import outbox_settings
 from outbox.mail import mail_payload, mail_send
-from outbox.models import OutboxMessage
+from outbox.models import CRASH_LIMIT, CRASHED, ERROR_LIMIT, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -136,35 +139,50 @@ def messages_relay() -> int:
 
     Run by the scheduler. It covers a hand-over that failed (a broker that was
     down), one that never ran (a crash between commit and hand-over) and a task
-    the broker lost.
+    that was lost (a worker that died, a delivery dropped on a database error).
+    Each publish waits for the broker's confirm; a message is marked relayed
+    only once confirmed, and a broker error stops the run, leaving the rest
+    for the next one.
     """
-    now = timezone.now()
     messages = list(
         OutboxMessage.objects.relayable(
-            now=now,
             relay_after=outbox_settings.RELAY_AFTER_SECONDS,
             rehand_after=outbox_settings.REHAND_AFTER_SECONDS,
         ).values_list("pk", "dedupe_key", "topic")[: outbox_settings.RELAY_BATCH_SIZE]
     )
-    for _, dedupe_key, topic in messages:
-        current_app.send_task(DELIVER_TASK, args=[dedupe_key])
-        OUTBOX_MESSAGES.labels(topic, "relayed").inc()
-    OutboxMessage.objects.filter(pk__in=[pk for pk, _, _ in messages]).update(
-        relayed_at=now
-    )
-    if messages:
-        logger.info("Relay handed over %d outbox message(s).", len(messages))
-    return len(messages)
+    relayed: list[int] = []
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for pk, dedupe_key, topic in messages:
+                current_app.send_task(
+                    DELIVER_TASK, args=[dedupe_key], producer=producer
+                )
+                relayed.append(pk)
+                OUTBOX_MESSAGES.labels(topic, "relayed").inc()
+    except (OperationalError, OSError) as exc:
+        logger.warning(
+            "Relay stopped after %d message(s): the broker did not confirm (%s).",
+            len(relayed),
+            exc,
+        )
+    finally:
+        OutboxMessage.objects.filter(pk__in=relayed).update(relayed_at=Now())
+    if relayed:
+        logger.info("Relay handed over %d outbox message(s).", len(relayed))
+    return len(relayed)
 
 
 def message_deliver(*, dedupe_key: str) -> Delivery:
     """Carry out the message once: send it, then record that it was sent.
 
     No transaction is open while the mail server is spoken to: the claim and
-    the record are single statements on each side of the conversation. A
-    message held by another worker asks to be retried when that worker's lease
-    ends; a failure asks for a retry with backoff until GIVE_UP_AFTER_SECONDS
-    after the first attempt, then marks the message failed.
+    the record are single statements on each side of the conversation, and
+    the claim counts the attempt before it starts. Failures have classes
+    (docs/outbox.md#failures): a permanent refusal fails the message at once;
+    a temporary one is retried with backoff until GIVE_UP_AFTER_SECONDS after
+    the first attempt; any other error is retried ERROR_LIMIT times; a
+    message whose CRASH_LIMIT attempts never finished fails as ``crashed``.
+    Database errors propagate: the task retries them (outbox/tasks.py).
     """
     message = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
     if message is None:
@@ -175,39 +193,78 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
         return Delivery("duplicate")
     if message.state == OutboxMessage.State.FAILED:
         return Delivery("failed")
-    now = timezone.now()
+    if OutboxMessage.objects.fail_crashed(message.pk):
+        OUTBOX_MESSAGES.labels(message.topic, "failed").inc()
+        logger.error(
+            "Outbox message %s failed: %d attempts never finished (%s).",
+            dedupe_key,
+            CRASH_LIMIT,
+            CRASHED,
+        )
+        return Delivery("failed")
     lease = outbox_settings.LEASE_SECONDS
-    if not OutboxMessage.objects.claim(message.pk, now=now, lease_seconds=lease):
+    if not OutboxMessage.objects.claim(message.pk, lease_seconds=lease):
         # Another worker holds it, or took it since the read above (then for a
         # whole lease): look again when that lease ends, and find it done.
+        now = timezone.now()
         held_until = message.leased_until or now + timedelta(seconds=lease)
         return Delivery("busy", retry_in=max((held_until - now).total_seconds(), 1.0))
     try:
         mail_send(pk=message.pk, dedupe_key=dedupe_key, payload=message.payload)
-    except (smtplib.SMTPException, OSError) as exc:
-        first = message.first_attempt_at or now
-        give_up = (now - first).total_seconds() >= outbox_settings.GIVE_UP_AFTER_SECONDS
-        OutboxMessage.objects.release(message.pk, error=_describe(exc), give_up=give_up)
-        outcome = "failed" if give_up else "retried"
-        OUTBOX_MESSAGES.labels(message.topic, outcome).inc()
-        logger.warning(
-            "Outbox message %s, attempt %d: %s (%s).",
-            dedupe_key,
-            message.attempts + 1,
-            _describe(exc),
-            "given up" if give_up else "will retry",
-        )
-        return Delivery(outcome, backoff=not give_up)
-    if not OutboxMessage.objects.mark_done(message.pk, now=timezone.now()):
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001  every error is classed and recorded
+        return _attempt_failed(message, exc)
+    if not OutboxMessage.objects.mark_done(message.pk):
         logger.warning("Outbox message %s was sent by two workers.", dedupe_key)
     OUTBOX_MESSAGES.labels(message.topic, "sent").inc()
     return Delivery("sent")
 
 
+def _attempt_failed(message: OutboxMessage, exc: Exception) -> Delivery:
+    """Record a failed attempt by its class; return whether and how to retry."""
+    reason = _describe(exc)
+    if _permanent(exc):
+        give_up, counted = True, False
+    elif isinstance(exc, (smtplib.SMTPException, OSError)):
+        first = message.first_attempt_at or timezone.now()
+        elapsed = (timezone.now() - first).total_seconds()
+        give_up, counted = elapsed >= outbox_settings.GIVE_UP_AFTER_SECONDS, False
+    else:
+        give_up, counted = message.other_errors + 1 >= ERROR_LIMIT, True
+    OutboxMessage.objects.release(
+        message.pk, error=reason, give_up=give_up, counted=counted
+    )
+    outcome = "failed" if give_up else "retried"
+    OUTBOX_MESSAGES.labels(message.topic, outcome).inc()
+    logger.warning(
+        "Outbox message %s, attempt %d: %s (%s).",
+        message.dedupe_key,
+        message.attempts + 1,
+        reason,
+        "given up" if give_up else "will retry",
+    )
+    return Delivery(outcome, backoff=not give_up)
+
+
+def _permanent(exc: Exception) -> bool:
+    """Return whether the mail server refused the message for good (a 5xx reply).
+
+    A refusal of the sender or of the data, or of every recipient, is; a
+    refused login (a setting to fix) and a lost connection are not.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
 def messages_retry(pks: list[int]) -> int:
     """Put failed messages back to pending and hand them over; return how many.
 
-    Their attempts and last error stay; the day of retries starts again.
+    Their attempts and last error stay; the day of retries, the count of
+    unfinished attempts and that of errors of no known class start again.
     """
     with transaction.atomic():
         messages = list(
@@ -219,7 +276,9 @@ def messages_retry(pks: list[int]) -> int:
             state=OutboxMessage.State.PENDING,
             leased_until=None,
             first_attempt_at=None,
-            relayed_at=timezone.now(),
+            finished_attempts=F("attempts"),
+            other_errors=0,
+            relayed_at=Now(),
         )
         for message in messages:
             transaction.on_commit(
@@ -233,6 +292,22 @@ def messages_retry(pks: list[int]) -> int:
 
 
 def _describe(exc: BaseException) -> str:
+    """Return the error as a reason: the server's reply, or the class and message.
+
+    The mail server's password never appears in it, even where an error
+    message would quote it.
+    """
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
-    return f"{type(exc).__name__}: {exc}"
+        text = f"{exc.smtp_code} {_decode(exc.smtp_error)}"
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
+        text = "; ".join(
+            f"{code} {_decode(reply)}" for code, reply in exc.recipients.values()
+        )
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    secret = settings.EMAIL_HOST_PASSWORD
+    return text.replace(secret, "[secret]") if secret else text
+
+
+def _decode(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
