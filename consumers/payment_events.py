@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from kombu import Connection, Producer, Queue
@@ -99,7 +100,7 @@ class PaymentEventsConsumer:
         close_old_connections()
         try:
             event, created = payment_event_accept(
-                body=_body(message),
+                body=message_body(message),
                 signature=(message.headers or {}).get(SIGNATURE_HEADER),
                 source=WebhookEvent.Source.BROKER,
             )
@@ -165,7 +166,7 @@ class PaymentEventsConsumer:
         try:
             with connection:
                 Producer(connection).publish(
-                    _body(message),
+                    message_body(message),
                     routing_key=queue.routing_key,
                     headers={**headers, **extra},
                     content_type=message.content_type,
@@ -178,15 +179,21 @@ class PaymentEventsConsumer:
         except (
             OperationalError,
             OSError,
+            MessageNacked,
             *connection.connection_errors,
             *connection.channel_errors,
         ) as exc:
-            logger.warning("Payment event not published to %s: %s", queue.name, exc)
+            logger.warning(
+                "Payment event not published to %s: %s %s",
+                queue.name,
+                type(exc).__name__,
+                exc,
+            )
             return False
         return True
 
 
-def _body(message: Message) -> bytes:
+def message_body(message: Message) -> bytes:
     """Return the message's body as the bytes the provider signed.
 
     The AMQP client hands over a body with a content encoding as text,

@@ -8,12 +8,14 @@ import logging
 from typing import Any
 
 from amqp.exceptions import NotFound, PreconditionFailed
-from kombu import Connection, Queue
+from kombu import Connection, Producer, Queue
+from kombu.exceptions import ChannelError
 
 from consumers.payment_events import (
     BROKER_HEADERS,
     REASON_HEADER,
     dead_queue,
+    message_body,
     payment_events_queue,
     quorum_transport,
 )
@@ -29,7 +31,7 @@ def queue_length(connection: Connection, name: str) -> int:
     channel = connection.channel()
     try:
         _, count, _ = channel.queue_declare(queue=name, passive=True)
-    except NotFound:
+    except (NotFound, ChannelError):
         return 0
     finally:
         _close(channel)
@@ -46,34 +48,39 @@ def messages_move(connection: Connection, source: str, target: Queue) -> int:
     twice. The reason of a dead letter and the broker's own headers are
     dropped.
     """
-    total = queue_length(connection, source)
-    channel = connection.channel()
-    # Confirms on this channel whatever the connection's options.
-    channel.confirm_select()
-    moved = 0
-    try:
-        target(channel).declare()
-        while moved < total:
-            message = channel.basic_get(queue=source, no_ack=False)
-            if message is None:
-                break
-            headers = {
-                key: value
-                for key, value in (message.headers or {}).items()
-                if key not in (*BROKER_HEADERS, REASON_HEADER)
-                and not key.startswith("x-last-death")
-            }
-            properties = {**message.properties, "application_headers": headers}
-            properties.setdefault("delivery_mode", 2)
-            channel.basic_publish_confirm(
-                type(message)(message.body, **properties),
-                exchange="",
-                routing_key=target.name,
-            )
-            channel.basic_ack(message.delivery_tag)
-            moved += 1
-    finally:
-        _close(channel)
+    if quorum_transport(connection):
+        connection = connection.clone(
+            transport_options={**connection.transport_options, "confirm_publish": True}
+        )
+    with connection:
+        total = queue_length(connection, source)
+        channel = connection.channel()
+        producer = Producer(channel)
+        moved = 0
+        try:
+            while moved < total:
+                message = Queue(source, no_declare=True)(channel).get(no_ack=False)
+                if message is None:
+                    break
+                headers = {
+                    key: value
+                    for key, value in (message.headers or {}).items()
+                    if key not in (*BROKER_HEADERS, REASON_HEADER)
+                    and not key.startswith("x-last-death")
+                }
+                producer.publish(
+                    message_body(message),
+                    routing_key=target.routing_key,
+                    headers=headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode="persistent",
+                    declare=[target],
+                )
+                message.ack()
+                moved += 1
+        finally:
+            _close(channel)
     return moved
 
 
@@ -99,6 +106,7 @@ def payment_queues_declare(connection: Connection) -> None:
 def _migrate(connection: Connection, queue: Queue) -> None:
     """Turn the classic queue ``queue.name`` into ``queue``, keeping its messages."""
     holding = Queue(queue.name + MIGRATING_SUFFIX, durable=True)
+    holding.routing_key = holding.name
     moved = messages_move(connection, queue.name, holding)
     channel = connection.channel()
     try:
@@ -122,5 +130,5 @@ def _migrate(connection: Connection, queue: Queue) -> None:
 
 def _close(channel: Any) -> None:
     """Close a channel, which a channel error may have closed already."""
-    if channel.is_open:
+    if getattr(channel, "is_open", True):
         channel.close()

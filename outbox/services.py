@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from amqp.exceptions import AMQPError, MessageNacked
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -119,7 +120,15 @@ _thread = threading.local()
 
 
 def _broker_errors(conn: Any) -> tuple[type[BaseException], ...]:
-    return (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors)
+    # MessageNacked: RabbitMQ refused the message (a full queue, an internal
+    # error); under confirms, a refusal raises instead of losing it.
+    return (
+        OperationalError,
+        OSError,
+        MessageNacked,
+        *conn.connection_errors,
+        *conn.channel_errors,
+    )
 
 
 def _send(conn: Any, *, dedupe_key: str, topic: str) -> bool:
@@ -159,7 +168,7 @@ def messages_relay() -> int:
                 )
                 relayed.append(pk)
                 OUTBOX_MESSAGES.labels(topic, "relayed").inc()
-    except (OperationalError, OSError) as exc:
+    except (OperationalError, OSError, MessageNacked, AMQPError) as exc:
         logger.warning(
             "Relay stopped after %d message(s): the broker did not confirm (%s).",
             len(relayed),
