@@ -33,16 +33,25 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(
-    name: str, default: int, *, form: str = "an integer", minimum: int = 0
+    name: str,
+    default: int,
+    *,
+    form: str = "an integer",
+    minimum: int = 0,
+    maximum: int | None = None,
 ) -> int:
-    """Return ``name`` read as an integer of at least ``minimum``.
+    """Return ``name`` read as an integer from ``minimum`` to ``maximum``.
 
     Raise EnvironmentValueError, whose message names the variable and ``form``.
     """
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdecimal() or int(value) < minimum:
+    if (
+        not value.isdecimal()
+        or int(value) < minimum
+        or (maximum is not None and int(value) > maximum)
+    ):
         raise _wrong(name, form, os.environ[name])
     return int(value)
 
@@ -77,6 +86,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_paths(name: str) -> list[str]:
+    """Return ``name`` read as a comma-separated list of paths that start with ``/``."""
+    paths = env_list(name, [])
+    if any(not path.startswith("/") for path in paths):
+        raise _wrong(
+            name, "comma-separated paths that start with '/'", os.environ[name]
+        )
+    return paths
 
 
 def env_database(name: str, default: str) -> dict:
@@ -284,12 +303,16 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>")
 # The SMTP backend's server; the password never reaches a log line or the admin.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int(
+    "EMAIL_PORT", 25, form="a port number from 1 to 65535", minimum=1, maximum=65535
+)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Seconds a mail server may take to answer before the attempt fails and is retried.
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_TIMEOUT = env_int(
+    "EMAIL_TIMEOUT", 10, form="a whole number of seconds, 1 or more", minimum=1
+)
 
 # Background work. Without CELERY_BROKER_URL the worker, the scheduler and the
 # web processes of one machine share kombu's filesystem transport under var/.
@@ -314,7 +337,14 @@ PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "outbox.relay",
-        "schedule": float(env_int("OUTBOX_RELAY_INTERVAL", 15)),
+        "schedule": float(
+            env_int(
+                "OUTBOX_RELAY_INTERVAL",
+                15,
+                form="a whole number of seconds, 1 or more",
+                minimum=1,
+            )
+        ),
     },
     "idempotency-purge": {
         "task": "idempotency.purge_expired_keys",
@@ -322,17 +352,29 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+_SECONDS = "a whole number of seconds, 1 or more"
 OUTBOX = {
-    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5),
-    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60),
-    "GIVE_UP_AFTER_SECONDS": env_int("OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60),
+    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5, form=_SECONDS, minimum=1),
+    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60, form=_SECONDS, minimum=1),
+    "GIVE_UP_AFTER_SECONDS": env_int(
+        "OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60, form=_SECONDS, minimum=1
+    ),
 }
+# Processed-message records are kept at least as long as a message is retried.
+_LONGEST_RETRY_DAYS = -(-OUTBOX["GIVE_UP_AFTER_SECONDS"] // (24 * 60 * 60))
+OUTBOX["RETENTION_DAYS"] = env_int(
+    "OUTBOX_RETENTION_DAYS",
+    max(7, _LONGEST_RETRY_DAYS),
+    form=f"a whole number of days, {_LONGEST_RETRY_DAYS} or more "
+    "(the longest retry, OUTBOX_GIVE_UP_AFTER)",
+    minimum=_LONGEST_RETRY_DAYS,
+)
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int(
         "IDEMPOTENCY_KEY_TTL", 24 * 60 * 60, form="a whole number of seconds", minimum=1
     ),
-    "REQUIRED_PATH_PREFIXES": tuple(env_list("IDEMPOTENCY_KEY_REQUIRED", [])),
+    "REQUIRED_PATH_PREFIXES": tuple(env_paths("IDEMPOTENCY_KEY_REQUIRED")),
 }
 
 # Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).

@@ -26,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
     "GIVE_UP_AFTER_SECONDS": 24 * 60 * 60,
     # Messages handed over per relay run, at most.
     "RELAY_BATCH_SIZE": 500,
+    # Days a processed-message record (a done message, a payment event, an
+    # @idempotent call) is kept; failed messages are kept until retried.
+    "RETENTION_DAYS": 7,
+    # Rows the purge deletes per transaction, and its pause after each batch,
+    # as a multiple of the time the batch took.
+    "PURGE_BATCH_SIZE": 1000,
+    "PURGE_PAUSE_FACTOR": 1.0,
 }
 
 
