@@ -17,6 +17,7 @@ raises instead of being dropped without a trace.
 """
 
 from celery import Celery
+from celery.schedules import crontab
 from django.core.management import call_command
 
 from idem_project.startup import settings_or_exit
@@ -51,6 +52,12 @@ if app.conf.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
         **app.conf.broker_transport_options,
         "confirm_publish": True,
     }
+# Processed-message records past OUTBOX_RETENTION_DAYS, every hour in small
+# batches (outbox.services.records_purge).
+app.conf.beat_schedule = {
+    **app.conf.beat_schedule,
+    "outbox-purge": {"task": "outbox.purge", "schedule": crontab(minute=45)},
+}
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.
 app.steps["consumer"].add("consumers.steps:PaymentEventsStep")

@@ -3,6 +3,7 @@
 import logging
 import smtplib
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -12,16 +13,18 @@ from amqp.exceptions import AMQPError, MessageNacked
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.db.models.functions import Now
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from consumers.models import IdempotentCall
 from observability.metrics import OUTBOX_MESSAGES
 from outbox.conf import outbox_settings
 from outbox.mail import mail_payload, mail_send
-from outbox.models import CRASH_LIMIT, CRASHED, ERROR_LIMIT, OutboxMessage
+from outbox.models import CRASH_LIMIT, CRASHED, ERROR_LIMIT, OutboxMessage, db_now
+from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -320,3 +323,43 @@ def _describe(exc: BaseException) -> str:
 
 def _decode(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
+def records_purge(*, dry_run: bool = False) -> dict[str, int]:
+    """Delete processed-message records older than RETENTION_DAYS; return counts.
+
+    Done outbox messages (by ``done_at``), payment events from the webhook
+    and the queue (by ``received_at``) and completed ``@idempotent`` call
+    keys (by ``created_at``), compared on the database's clock. Failed
+    messages are kept. Each batch of PURGE_BATCH_SIZE rows is its own
+    transaction, and the purge sleeps PURGE_PAUSE_FACTOR times as long as a
+    batch took before the next, so it never holds many locks or the disk.
+    """
+    cutoff = db_now(plus=-outbox_settings.RETENTION_DAYS * 24 * 60 * 60)
+    sets = {
+        "outbox messages": OutboxMessage.objects.filter(
+            state=OutboxMessage.State.DONE, done_at__lt=cutoff
+        ),
+        "payment events": WebhookEvent.objects.filter(received_at__lt=cutoff),
+        "idempotent calls": IdempotentCall.objects.calls().filter(
+            state=IdempotentCall.State.COMPLETED, created_at__lt=cutoff
+        ),
+    }
+    if dry_run:
+        return {name: rows.count() for name, rows in sets.items()}
+    return {name: _purge_in_batches(rows) for name, rows in sets.items()}
+
+
+def _purge_in_batches(rows: QuerySet[Any]) -> int:
+    """Delete ``rows`` a batch at a time, pausing after each; return how many."""
+    size = outbox_settings.PURGE_BATCH_SIZE
+    deleted = 0
+    while True:
+        started = time.monotonic()
+        pks = list(rows.order_by().values_list("pk", flat=True)[:size])
+        if not pks:
+            return deleted
+        deleted += rows.model.objects.filter(pk__in=pks).delete()[0]
+        if len(pks) < size:
+            return deleted
+        time.sleep((time.monotonic() - started) * outbox_settings.PURGE_PAUSE_FACTOR)

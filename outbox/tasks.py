@@ -1,12 +1,14 @@
 """The outbox's Celery tasks: thin wrappers around its services."""
 
+import time
 from typing import Any
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
+from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections
 
-from outbox.services import message_deliver, messages_relay
+from outbox.services import message_deliver, messages_relay, records_purge
 
 
 @shared_task(bind=True, name="outbox.deliver")
@@ -40,7 +42,23 @@ def _backoff(task: Any) -> float:
     )
 
 
+#: The cache key under which the relay notes when it last ran (a Unix time).
+RELAY_LAST_RUN = "outbox:relay:last-run"
+
+
 @shared_task(name="outbox.relay")
 def messages_relay_task() -> int:
-    """Hand over the messages committed but not carried out in time."""
-    return messages_relay()
+    """Hand over the messages committed but not carried out in time.
+
+    Notes the time it ran in the cache (the database), which /metrics shows
+    as ``scheduler_last_run_seconds``.
+    """
+    count = messages_relay()
+    cache.set(RELAY_LAST_RUN, time.time(), timeout=None)
+    return count
+
+
+@shared_task(name="outbox.purge")
+def records_purge_task() -> dict[str, int]:
+    """Delete the processed-message records past OUTBOX_RETENTION_DAYS."""
+    return records_purge()
