@@ -1,5 +1,7 @@
 """The outbox's failure classes with a real worker: a database that goes away, a crash."""
 
+import subprocess
+
 from celery import current_app
 from django.db import connection
 from django.test import TransactionTestCase
@@ -8,7 +10,8 @@ from outbox.models import OutboxMessage
 from tests.concurrency import needs_postgresql
 from tests.forwarder import Forwarder
 from tests.outbox.smtp import SmtpServer
-from tests.servers import wait_for
+from tests.outbox.test_worker import sign_up
+from tests.servers import Gunicorn, wait_for
 from tests.workers import Broker, CeleryWorker, needs_rabbitmq
 
 
@@ -41,6 +44,40 @@ class OutboxFaultTests(TransactionTestCase):
     def hand_over(self, key):
         with self.broker.connection() as conn:
             current_app.send_task("outbox.deliver", args=[key], connection=conn)
+
+    def test_a_hand_over_the_broker_refuses_stays_pending_and_the_relay_sends_it(self):
+        """A policy makes the task queue full: RabbitMQ nacks the web's publish."""
+        with self.broker.connection() as conn:
+            conn.default_channel.queue_declare(
+                queue="celery", durable=True, auto_delete=False
+            )
+        policy = ["rabbitmqctl", "-q", "set_policy", "-p", self.broker.vhost]
+        full = '{"max-length": 0, "overflow": "reject-publish"}'
+        subprocess.run(
+            [*policy, "--apply-to", "queues", "full", "^celery$", full],
+            check=True,
+            timeout=60,
+        )
+        web = Gunicorn(workers=1, env={"CELERY_BROKER_URL": self.broker.url})
+        self.addCleanup(web.stop)
+        web.wait_until_ready()
+        self.assertEqual(sign_up(web, "ada@example.com"), 201)
+        self.assertEqual(OutboxMessage.objects.get().state, "pending")
+        self.assertIn("stays pending for the relay", web.output())
+        with self.broker.connection() as conn:
+            _, waiting, _ = conn.default_channel.queue_declare("celery", passive=True)
+        self.assertEqual(waiting, 0)
+        clear = ["rabbitmqctl", "-q", "clear_policy", "-p", self.broker.vhost]
+        subprocess.run([*clear, "full"], check=True, timeout=60)
+        smtp = self.smtp()
+        env = {"OUTBOX_RELAY_INTERVAL": "1", "OUTBOX_RELAY_AFTER": "1"}
+        worker = self.worker(smtp, env=env, beat=True)
+        wait_for(
+            lambda: OutboxMessage.objects.filter(state="done").exists(),
+            timeout=60,
+            what=f"the mail sent by the relay's hand-over\n{worker.output()}",
+        )
+        self.assertEqual(len(smtp.accepted), 1)
 
     def test_a_database_error_in_the_task_is_retried_until_the_database_is_back(self):
         db = connection.settings_dict
