@@ -574,10 +574,14 @@ class Run:
                     os.kill(self.rng.choice(children), signal.SIGKILL)
             elif choice == "worker":
                 worker = self.rng.choice(self.workers)
+                if worker.process.poll() is not None:
+                    continue  # killed a moment ago, not started again yet
                 self.fault(f"SIGKILL {worker.name}")
                 worker.kill()
                 threading.Timer(self.rng.uniform(1, 8), worker.start).start()
             elif choice == "beat":
+                if self.beat.process.poll() is not None:
+                    continue
                 self.fault("SIGKILL the scheduler")
                 self.beat.kill()
                 threading.Timer(self.rng.uniform(1, 8), self.beat.start).start()
@@ -648,6 +652,18 @@ class Run:
         )
         mails = [message for _, message in self.smtp.accepted]
         ids = Counter(m["Message-ID"] for m in mails)
+        # The documented window: a worker killed right after the server
+        # accepted the mail, before it was recorded, sends it again.
+        kills = [at for at, name in self.faults if name.startswith("SIGKILL worker")]
+        first_seen: dict[str, float] = {}
+        for at, message in self.smtp.accepted:
+            first_seen.setdefault(message["Message-ID"], at)
+        twice = [mid for mid, n in ids.items() if n > 1]
+        in_window = [
+            mid
+            for mid in twice
+            if any(0 <= kill - first_seen[mid] <= 2 for kill in kills)
+        ]
         welcome = Counter(m["To"] for m in mails if "Welcome" in m["Subject"])
         receipts = Counter(
             int(m["Subject"].split("#")[1].split()[0])
@@ -673,10 +689,12 @@ class Run:
             "every answered order exists once": all(
                 orders[key] == 1 for key in self.orders
             ),
-            "one accepted mail per Message-ID": all(n == 1 for n in ids.values()),
-            "one welcome mail per user": all(
-                welcome[email] == 1 for email in all_users
-            ),
+            "one accepted mail per Message-ID, but in the window": set(twice)
+            == set(in_window),
+            "a welcome mail per user, one but in the window": all(
+                welcome[email] >= 1 for email in all_users
+            )
+            and sum(welcome.values()) - len(all_users) <= len(in_window),
             "one receipt per completed order": all(
                 receipts[pk] == 1 for pk in completed
             )
@@ -703,6 +721,8 @@ class Run:
             "completed orders": len(completed),
             "payment events": len(self.events),
             "mails accepted": len(mails),
+            "mails accepted twice (in the documented window)": f"{len(twice)} "
+            f"({len(in_window)})",
             "in flight (keys, messages, failed)": in_flight,
             "effects done, seconds after the last fault": round(
                 max(last_mail, 0) - self.last_fault, 1

@@ -12,7 +12,7 @@ from typing import Any
 from amqp.exceptions import AMQPError, MessageNacked
 from celery import current_app
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Now
 from django.db.transaction import TransactionManagementError
@@ -227,10 +227,33 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
         raise
     except Exception as exc:  # noqa: BLE001  every error is classed and recorded
         return _attempt_failed(message, exc)
-    if not OutboxMessage.objects.mark_done(message.pk):
+    if not _record_sent(message.pk):
         logger.warning("Outbox message %s was sent by two workers.", dedupe_key)
     OUTBOX_MESSAGES.labels(message.topic, "sent").inc()
     return Delivery("sent")
+
+
+#: Pauses between attempts to record a sent mail while the database is down:
+#: about a lease in all, during which no other worker takes the message.
+_RECORD_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def _record_sent(pk: int) -> bool:
+    """Mark the message done, waiting for a database that is down; return mark_done's answer.
+
+    The mail server has accepted the mail: a retried task would send it
+    again, so the record is retried here, within the lease, instead.
+    """
+    for pause in _RECORD_PAUSES:
+        try:
+            return OutboxMessage.objects.mark_done(pk)
+        except DatabaseError:
+            logger.warning(
+                "Outbox message %s sent; recording it waits for the database.", pk
+            )
+            close_old_connections()
+            time.sleep(pause)
+    return OutboxMessage.objects.mark_done(pk)
 
 
 def _attempt_failed(message: OutboxMessage, exc: Exception) -> Delivery:
