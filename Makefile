@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint format migrate check bench bench-quick clean
+.PHONY: run test test-sqlite test-postgres lint format migrate check bench bench-quick chaos clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 	$(BIN)/python bench/reimport.py --quick
 	$(BIN)/python bench/queues.py --quick
+
+# Faults that overlap, against a PostgreSQL and a RabbitMQ of its own (as root;
+# about 6 minutes): SEED=n picks the run, QUICK=1 a short one. Not part of test.
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py $(if $(SEED),--seed $(SEED)) $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

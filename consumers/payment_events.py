@@ -5,8 +5,14 @@ the webhook's signature. A valid event goes through
 ``webhooks.services.payment_event_accept``, the webhook's own function, and
 is acknowledged after its transaction committed. A message that is not a
 signed event goes to ``PAYMENT_EVENTS_DEAD_QUEUE`` with the reason, is
-acknowledged and never retried. A database error leaves it unacknowledged:
-it is put back on the queue after a pause, to be applied later.
+acknowledged once the broker confirmed the dead copy, and never retried. A
+database error puts a copy at the end of the queue (confirmed) after a
+pause, then acknowledges the original, to be applied later; a copy has a
+delivery count of its own.
+
+On RabbitMQ both queues are quorum queues: a message delivered
+``DELIVERY_LIMIT + 1`` times without being acknowledged (a message that
+kills the worker) goes to the dead queue by the broker's own dead-lettering.
 """
 
 import json
@@ -14,9 +20,11 @@ import logging
 import time
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
-from kombu import Producer, Queue
+from kombu import Connection, Producer, Queue
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from rest_framework.exceptions import ParseError, ValidationError
 
@@ -32,29 +40,59 @@ CONSUMER = "payment-events"
 SIGNATURE_HEADER = "x-signature"
 #: The header a dead message carries, naming why it was refused.
 REASON_HEADER = "x-dead-reason"
+#: Redeliveries after which the broker dead-letters a message that never
+#: finished: at most 5 deliveries in all.
+DELIVERY_LIMIT = 4
+#: Headers the broker adds to a delivery or a dead letter; not carried over.
+BROKER_HEADERS = ("x-delivery-count", "x-death", "x-first-death-exchange")
 # Pauses before a message that met a database error goes back on the queue.
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.1, 5.0
 
 
-def payment_events_queue() -> Queue:
-    """Return the durable queue of payment events, on the default exchange."""
+def quorum_transport(connection: Connection) -> bool:
+    """Return whether ``connection`` is to RabbitMQ, which has quorum queues."""
+    return connection.transport.driver_type == "amqp"
+
+
+def payment_events_queue(*, quorum: bool = True) -> Queue:
+    """Return the durable queue of payment events, on the default exchange.
+
+    With ``quorum`` (RabbitMQ), a quorum queue that dead-letters, at least
+    once, each message returned DELIVERY_LIMIT times into the dead queue.
+    """
     name = settings.PAYMENT_EVENTS_QUEUE
-    return Queue(name, routing_key=name, durable=True)
+    arguments = None
+    if quorum:
+        arguments = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": settings.PAYMENT_EVENTS_DEAD_QUEUE,
+            # The broker keeps a message until the dead queue confirmed it;
+            # this strategy needs a full queue to refuse new messages.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+    return Queue(name, routing_key=name, durable=True, queue_arguments=arguments)
 
 
-def dead_queue() -> Queue:
+def dead_queue(*, quorum: bool = True) -> Queue:
     """Return the durable queue where refused payment events are kept."""
     name = settings.PAYMENT_EVENTS_DEAD_QUEUE
-    return Queue(name, routing_key=name, durable=True)
+    arguments = {"x-queue-type": "quorum"} if quorum else None
+    return Queue(name, routing_key=name, durable=True, queue_arguments=arguments)
 
 
 class PaymentEventsConsumer:
     """Apply each payment event of the queue once; send the malformed ones aside."""
 
     def __init__(self, channel: Any) -> None:
-        self.queue = payment_events_queue()
-        self.dead = dead_queue()
-        self.producer = Producer(channel)
+        # The worker's own connection, cloned for publishing: the consumer's
+        # channel only receives, and each publish waits for the confirm.
+        self.broker: Connection = channel.connection.client
+        quorum = quorum_transport(self.broker)
+        self.queue = payment_events_queue(quorum=quorum)
+        self.dead = dead_queue(quorum=quorum)
         self.failures = 0
 
     def on_message(self, message: Message) -> None:
@@ -62,7 +100,7 @@ class PaymentEventsConsumer:
         close_old_connections()
         try:
             event, created = payment_event_accept(
-                body=_body(message),
+                body=message_body(message),
                 signature=(message.headers or {}).get(SIGNATURE_HEADER),
                 source=WebhookEvent.Source.BROKER,
             )
@@ -88,34 +126,74 @@ class PaymentEventsConsumer:
         logger.info("Payment event %s from the broker: %s", event.event_id, outcome)
 
     def _send_aside(self, message: Message, *, reason: str) -> None:
-        """Publish the message unchanged to the dead queue, with the reason; ack it."""
-        headers = {**(message.headers or {}), REASON_HEADER: reason}
-        self.producer.publish(
-            _body(message),
-            routing_key=self.dead.routing_key,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode="persistent",
-            declare=[self.dead],
-        )
+        """Publish the message to the dead queue, with the reason; ack it once confirmed.
+
+        A dead copy the broker did not confirm leaves the original
+        unacknowledged: it is returned to the queue, and counts towards the
+        delivery limit.
+        """
+        if not self._publish(message, self.dead, {REASON_HEADER: reason}):
+            message.requeue()
+            return
         message.ack()
         CONSUMED_MESSAGES.labels(CONSUMER, "dead").inc()
         logger.warning("Payment event refused, sent to %s: %s", self.dead.name, reason)
 
     def _put_back(self, message: Message) -> None:
-        """Requeue the message after a pause that grows with each failure in a row.
+        """Put a copy at the end of the queue after a pause, then ack the original.
 
-        The pause keeps a database outage from turning into a loop that takes
-        and returns the same message as fast as the broker allows.
+        The pause grows with each failure in a row, so a database outage does
+        not turn into a loop that takes and returns the same message as fast
+        as the broker allows. A copy is a new message: it does not count
+        towards the original's delivery limit, which only crashes should.
         """
         pause = min(_FIRST_PAUSE * 2**self.failures, _LONGEST_PAUSE)
         self.failures += 1
         time.sleep(pause)
-        message.requeue()
+        if self._publish(message, self.queue, {}):
+            message.ack()
+        else:
+            message.requeue()
+
+    def _publish(self, message: Message, queue: Queue, extra: dict[str, Any]) -> bool:
+        """Publish a copy of ``message`` onto ``queue``; return whether it was confirmed."""
+        headers = {
+            key: value
+            for key, value in (message.headers or {}).items()
+            if key not in BROKER_HEADERS and not key.startswith("x-last-death")
+        }
+        connection = self.broker.clone()
+        try:
+            with connection:
+                Producer(connection).publish(
+                    message_body(message),
+                    routing_key=queue.routing_key,
+                    headers={**headers, **extra},
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode="persistent",
+                    declare=[queue],
+                    retry=True,
+                    retry_policy={"max_retries": 2},
+                )
+        except (
+            OperationalError,
+            OSError,
+            MessageNacked,
+            *connection.connection_errors,
+            *connection.channel_errors,
+        ) as exc:
+            logger.warning(
+                "Payment event not published to %s: %s %s",
+                queue.name,
+                type(exc).__name__,
+                exc,
+            )
+            return False
+        return True
 
 
-def _body(message: Message) -> bytes:
+def message_body(message: Message) -> bytes:
     """Return the message's body as the bytes the provider signed.
 
     The AMQP client hands over a body with a content encoding as text,

@@ -7,7 +7,8 @@ from celery import bootsteps
 from django.db import connections
 from kombu import Consumer
 
-from consumers.payment_events import PaymentEventsConsumer
+from consumers.payment_events import PaymentEventsConsumer, quorum_transport
+from consumers.queues import payment_queues_declare
 
 
 def _release_database_connections() -> None:
@@ -38,6 +39,10 @@ class PaymentEventsStep(bootsteps.ConsumerStep):
         if not PaymentEventsStep.fork_hook_registered:
             os.register_at_fork(before=_release_database_connections)
             PaymentEventsStep.fork_hook_registered = True
+        if quorum_transport(channel.connection.client):
+            # Quorum queues on RabbitMQ; classic ones of an earlier version
+            # are migrated first (docs/queues.md#quorum-queues).
+            payment_queues_declare(channel.connection.client)
         handler = PaymentEventsConsumer(channel)
         return [
             Consumer(

@@ -57,6 +57,11 @@ THIRD_PARTY_PLANS: dict[str, Plan] = {
     "authtoken.Token": Reference(),
     "sessions.Session": CoordinatorLocal(),
     "admin.LogEntry": CoordinatorLocal(),
+    # Failed logins, counted by client address, only at the token endpoint.
+    "axes.AccessAttempt": CoordinatorLocal(),
+    "axes.AccessAttemptExpiration": CoordinatorLocal(),
+    "axes.AccessFailureLog": CoordinatorLocal(),
+    "axes.AccessLog": CoordinatorLocal(),
 }
 
 

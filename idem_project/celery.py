@@ -5,14 +5,19 @@ worker died is handed to another, and each worker process takes one message
 at a time. Every consumer is idempotent, so a message delivered twice has one
 effect.
 
-An outbox message that fails (a mail server that refuses) is retried with
-exponential backoff and full jitter: 1, 2, 4, ... seconds, capped at 20, so
-with EMAIL_TIMEOUT's 10 seconds per attempt a failing server is tried at least
-every 30 seconds. No count limits the retries: the outbox marks the message
-failed a day after its first attempt (OUTBOX_GIVE_UP_AFTER).
+An outbox message that fails (a mail server that refuses, a database that
+is down) is retried with exponential backoff and full jitter: 1, 2, 4, ...
+seconds, capped at 20, so with EMAIL_TIMEOUT's 10 seconds per attempt a
+failing server is tried at least every 30 seconds. The outbox, not Celery,
+limits the retries by the failure's class (docs/outbox.md#failures).
+
+On RabbitMQ every publish of these processes (hand-overs, the relay's tasks,
+retries) waits for the broker's confirm: a message the broker did not take
+raises instead of being dropped without a trace.
 """
 
 from celery import Celery
+from celery.schedules import crontab
 
 from idem_project.startup import settings_or_exit
 
@@ -41,6 +46,17 @@ app.conf.update(
         },
     },
 )
+if app.conf.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "confirm_publish": True,
+    }
+# Processed-message records past OUTBOX_RETENTION_DAYS, every hour in small
+# batches (outbox.services.records_purge).
+app.conf.beat_schedule = {
+    **app.conf.beat_schedule,
+    "outbox-purge": {"task": "outbox.purge", "schedule": crontab(minute=45)},
+}
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.
 app.steps["consumer"].add("consumers.steps:PaymentEventsStep")

@@ -50,13 +50,22 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(
-    name: str, default: int, *, form: str = "an integer", minimum: int = 0
+    name: str,
+    default: int,
+    *,
+    form: str = "an integer",
+    minimum: int = 0,
+    maximum: int | None = None,
 ) -> int:
-    """Return ``name`` read as an integer of at least ``minimum``; ``form`` names it."""
+    """Return ``name`` read as an integer from ``minimum`` to ``maximum``; ``form`` names it."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdecimal() or int(value) < minimum:
+    if (
+        not value.isdecimal()
+        or int(value) < minimum
+        or (maximum is not None and int(value) > maximum)
+    ):
         raise _wrong(name, form, os.environ[name])
     return int(value)
 
@@ -91,6 +100,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_paths(name: str) -> list[str]:
+    """Return ``name`` read as a comma-separated list of paths that start with ``/``."""
+    paths = env_list(name, [])
+    if any(not path.startswith("/") for path in paths):
+        raise _wrong(
+            name, "comma-separated paths that start with '/'", os.environ[name]
+        )
+    return paths
 
 
 def env_database(name: str, default: str) -> dict:

@@ -12,6 +12,7 @@ from idem_project.env import (
     env_database,
     env_int,
     env_list,
+    env_paths,
     env_seconds,
     env_secret,
     env_str,
@@ -224,11 +225,16 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>")
 # The SMTP backend's server; the password never reaches a log line or the admin.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int(
+    "EMAIL_PORT", 25, form="a port number from 1 to 65535", minimum=1, maximum=65535
+)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Seconds a mail server may take to answer before the attempt fails and is retried.
+EMAIL_TIMEOUT = env_int(
+    "EMAIL_TIMEOUT", 10, form="a whole number of seconds, 1 or more", minimum=1
+)
 
 # Without CELERY_BROKER_URL, one machine's processes share kombu's filesystem
 # transport under VAR_DIR.
@@ -243,7 +249,14 @@ PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "outbox.relay",
-        "schedule": float(env_int("OUTBOX_RELAY_INTERVAL", 15)),
+        "schedule": float(
+            env_int(
+                "OUTBOX_RELAY_INTERVAL",
+                15,
+                form="a whole number of seconds, 1 or more",
+                minimum=1,
+            )
+        ),
     },
     "idempotency-purge": {
         "task": "idempotency.purge_expired_keys",
@@ -251,17 +264,29 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+_SECONDS = "a whole number of seconds, 1 or more"
 OUTBOX = {
-    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5),
-    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60),
-    "GIVE_UP_AFTER_SECONDS": env_int("OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60),
+    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5, form=_SECONDS, minimum=1),
+    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60, form=_SECONDS, minimum=1),
+    "GIVE_UP_AFTER_SECONDS": env_int(
+        "OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60, form=_SECONDS, minimum=1
+    ),
 }
+# Processed-message records are kept at least as long as a message is retried.
+_LONGEST_RETRY_DAYS = -(-OUTBOX["GIVE_UP_AFTER_SECONDS"] // (24 * 60 * 60))
+OUTBOX["RETENTION_DAYS"] = env_int(
+    "OUTBOX_RETENTION_DAYS",
+    max(7, _LONGEST_RETRY_DAYS),
+    form=f"a whole number of days, {_LONGEST_RETRY_DAYS} or more "
+    "(the longest retry, OUTBOX_GIVE_UP_AFTER)",
+    minimum=_LONGEST_RETRY_DAYS,
+)
 
 IDEMPOTENCY = {
     "TTL_SECONDS": env_int(
         "IDEMPOTENCY_KEY_TTL", 24 * 60 * 60, form="a whole number of seconds", minimum=1
     ),
-    "REQUIRED_PATH_PREFIXES": tuple(env_list("IDEMPOTENCY_KEY_REQUIRED", [])),
+    "REQUIRED_PATH_PREFIXES": tuple(env_paths("IDEMPOTENCY_KEY_REQUIRED")),
 }
 
 # Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).

@@ -1,14 +1,19 @@
 """``/metrics`` for Prometheus, from allowed addresses only, and ``/healthz``."""
 
 import ipaddress
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.django import PrometheusDjangoView
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
+from observability.gauges import DatabaseGauges
 from observability.health import healthy
 
 
@@ -33,13 +38,38 @@ def address_allowed(address: str | None) -> bool:
     return any(ip in network for network in _allowed_networks())
 
 
+class _ProcessRegistry(Collector):
+    """This process's own registry, as one collector of another registry."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def _registry(multiprocess_mode: bool) -> CollectorRegistry:
+    """Return the registry /metrics shows: the counters, then the database gauges."""
+    registry = CollectorRegistry(auto_describe=False)
+    if multiprocess_mode:
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ProcessRegistry())
+    registry.register(DatabaseGauges())
+    return registry
+
+
 class MetricsView(PrometheusDjangoView):
     """The Prometheus text format, summed over every process of the server.
 
     ``prometheus_client``'s view: it reads the directory of every process's
     values when ``PROMETHEUS_MULTIPROC_DIR`` is set, and this process's
-    registry otherwise; it honours ``Accept`` (OpenMetrics) and gzip.
+    registry otherwise; it honours ``Accept`` (OpenMetrics) and gzip. The
+    gauges of observability/gauges.py are read from the database at each
+    scrape.
     """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.registry is None:
+            MetricsView.registry = _registry(self.multiprocess_mode)
+        return super().get(request, *args, **kwargs)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if not address_allowed(request.META.get("REMOTE_ADDR")):

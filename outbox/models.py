@@ -1,73 +1,129 @@
-"""Outbox messages: written in the caller's transaction, carried out by a worker."""
+"""Outbox messages: written in the caller's transaction, carried out by a worker.
 
-from datetime import datetime, timedelta
+Every time is taken and compared on the database's clock (``Now()``), so
+workers on hosts whose clocks differ agree on leases and ages.
+"""
+
+from datetime import timedelta
 
 from django.db import models
-from django.db.models import DateTimeField, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from core.citus import Distributed
+
+#: Attempts started without finishing after which a message is ``failed``.
+CRASH_LIMIT = 5
+#: Errors of no known class after which a message is ``failed``.
+ERROR_LIMIT = 10
+#: The reason a message that kept killing its worker fails with.
+CRASHED = "crashed"
+
+
+def db_now(*, plus: float = 0.0) -> Combinable:
+    """Return the database's current time, ``plus`` seconds later when given."""
+    if not plus:
+        return Now()
+    return ExpressionWrapper(
+        Now() + timedelta(seconds=plus), output_field=DateTimeField()
+    )
 
 
 class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
     """Queries on outbox messages, and the conditional writes that keep one sender."""
 
     def relayable(
-        self, *, now: datetime, relay_after: float, rehand_after: float
+        self, *, relay_after: float, rehand_after: float
     ) -> "OutboxMessageQuerySet":
         """Return the messages the relay should hand (again) to the broker.
 
         Pending messages older than ``relay_after`` seconds (the hand-over after
-        the commit failed or never ran), and messages a worker took but has not
-        attempted for ``rehand_after`` seconds (their task was lost); in both
-        cases only when the relay did not hand them over in the last
-        ``rehand_after`` seconds.
+        the commit failed or never ran), and taken messages whose lease ended
+        and whose last attempt started ``rehand_after`` seconds ago (their task
+        was lost); in both cases only when the relay did not hand them over in
+        the last ``rehand_after`` seconds.
         """
-        rehand_before = now - timedelta(seconds=rehand_after)
+        rehand_before = db_now(plus=-rehand_after)
         waiting = Q(
             state=OutboxMessage.State.PENDING,
-            created_at__lt=now - timedelta(seconds=relay_after),
-        ) | Q(state=OutboxMessage.State.HANDED_OVER, attempted_at__lt=rehand_before)
+            created_at__lt=db_now(plus=-relay_after),
+        ) | Q(
+            Q(leased_until__isnull=True) | Q(leased_until__lt=Now()),
+            state=OutboxMessage.State.HANDED_OVER,
+            attempted_at__lt=rehand_before,
+        )
         not_just_relayed = Q(relayed_at__isnull=True) | Q(relayed_at__lt=rehand_before)
         return self.filter(waiting, not_just_relayed).order_by("created_at")
 
-    def claim(self, pk: int, *, now: datetime, lease_seconds: float) -> bool:
-        """Take the message for one attempt; return False when it is not to be sent.
+    def fail_crashed(self, pk: int) -> bool:
+        """Mark the message failed when CRASH_LIMIT attempts never finished.
 
-        One conditional UPDATE: of any number of concurrent deliveries, one
-        takes the message until its lease ends. A message already sent or
-        failed, or held by another worker, is not taken.
+        Return whether it was. Only a message no worker holds is judged.
         """
-        free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+        free = Q(leased_until__isnull=True) | Q(leased_until__lte=Now())
+        unfinished = F("attempts") - F("finished_attempts")
         return bool(
-            self.filter(free, pk=pk, state__in=OutboxMessage.OPEN_STATES).update(
-                state=OutboxMessage.State.HANDED_OVER,
-                leased_until=now + timedelta(seconds=lease_seconds),
-                attempts=F("attempts") + 1,
-                attempted_at=now,
-                first_attempt_at=Coalesce(
-                    "first_attempt_at", Value(now, output_field=DateTimeField())
-                ),
+            self.alias(unfinished=unfinished)
+            .filter(
+                free,
+                pk=pk,
+                state__in=OutboxMessage.OPEN_STATES,
+                unfinished__gte=CRASH_LIMIT,
+            )
+            .update(
+                state=OutboxMessage.State.FAILED, leased_until=None, last_error=CRASHED
             )
         )
 
-    def mark_done(self, pk: int, *, now: datetime) -> bool:
+    def claim(self, pk: int, *, lease_seconds: float) -> bool:
+        """Take the message for one attempt; return False when it is not to be sent.
+
+        One conditional UPDATE, committed before the attempt starts: of any
+        number of concurrent deliveries, one takes the message until its lease
+        ends, and the attempt is counted even if the worker dies during it. A
+        message already sent or failed, or held by another worker, is not taken.
+        """
+        free = Q(leased_until__isnull=True) | Q(leased_until__lte=Now())
+        return bool(
+            self.filter(free, pk=pk, state__in=OutboxMessage.OPEN_STATES).update(
+                state=OutboxMessage.State.HANDED_OVER,
+                leased_until=db_now(plus=lease_seconds),
+                attempts=F("attempts") + 1,
+                attempted_at=Now(),
+                first_attempt_at=Coalesce("first_attempt_at", Now()),
+            )
+        )
+
+    def mark_done(self, pk: int) -> bool:
         """Record that the message was carried out; return False if it already was."""
         return bool(
             self.filter(pk=pk)
             .exclude(state=OutboxMessage.State.DONE)
             .update(
                 state=OutboxMessage.State.DONE,
-                done_at=now,
+                done_at=Now(),
                 leased_until=None,
                 last_error="",
+                finished_attempts=F("finished_attempts") + 1,
             )
         )
 
-    def release(self, pk: int, *, error: str, give_up: bool) -> None:
-        """End a failed attempt: keep the error, and mark the message failed on ``give_up``."""
-        fields: dict[str, object] = {"leased_until": None, "last_error": error[:2000]}
+    def release(
+        self, pk: int, *, error: str, give_up: bool, counted: bool = False
+    ) -> None:
+        """End a failed attempt: keep the error, and mark the message failed on ``give_up``.
+
+        ``counted`` adds one to the errors of no known class.
+        """
+        fields: dict[str, object] = {
+            "leased_until": None,
+            "last_error": error[:2000],
+            "finished_attempts": F("finished_attempts") + 1,
+        }
+        if counted:
+            fields["other_errors"] = F("other_errors") + 1
         if give_up:
             fields["state"] = OutboxMessage.State.FAILED
         self.filter(pk=pk, state=OutboxMessage.State.HANDED_OVER).update(**fields)
@@ -101,7 +157,11 @@ class OutboxMessage(models.Model):
     state = models.CharField(
         max_length=16, choices=State.choices, default=State.PENDING
     )
+    # Attempts started (counted before the work), attempts that ended with a
+    # result, and errors of no known class (outbox/services.py).
     attempts = models.PositiveIntegerField(default=0)
+    finished_attempts = models.PositiveIntegerField(default=0)
+    other_errors = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     relayed_at = models.DateTimeField(null=True, blank=True)

@@ -82,7 +82,17 @@ class Broker:
 class CeleryWorker:
     """``celery -A idem_project worker`` with its pool, on the test database."""
 
-    def __init__(self, broker_url, *, concurrency=1, env=None, beat=False, include=()):
+    def __init__(
+        self,
+        broker_url,
+        *,
+        concurrency=1,
+        env=None,
+        beat=False,
+        include=(),
+        wrapper=(),
+    ):
+        """``wrapper`` runs the command inside another, such as ``ip netns exec NS``."""
         self.log = tempfile.NamedTemporaryFile(suffix=".log")  # noqa: SIM115  closed by stop()
         # The scheduler keeps its state under VAR_DIR: one of its own per worker.
         self.var_dir = tempfile.TemporaryDirectory()
@@ -96,6 +106,7 @@ class CeleryWorker:
             **(env or {}),
         }
         command = [
+            *wrapper,
             sys.executable,
             "-m",
             "celery",

@@ -5,6 +5,7 @@ import unittest
 import kombu
 from django.db import connection
 
+from consumers.payment_events import dead_queue, payment_events_queue
 from tests.webhooks.deliveries import encode, signature
 from tests.workers import rabbitmq_available
 
@@ -19,6 +20,11 @@ needs_rabbitmq_and_postgresql = unittest.skipUnless(
 
 
 def queue(name=QUEUE):
+    """Return the queue ``name`` as the worker declares it on RabbitMQ."""
+    if name == QUEUE:
+        return payment_events_queue()
+    if name == DEAD:
+        return dead_queue()
     return kombu.Queue(name, routing_key=name, durable=True)
 
 

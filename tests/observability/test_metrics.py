@@ -1,5 +1,5 @@
 from django.core import checks
-from django.test import RequestFactory, SimpleTestCase, TestCase, override_settings
+from django.test import RequestFactory, TestCase, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from observability.metrics import CONSUMED_MESSAGES, OUTBOX_MESSAGES
@@ -14,7 +14,7 @@ def metrics_from(address):
     return MetricsView.as_view()(request)
 
 
-class MetricsAccessTests(SimpleTestCase):
+class MetricsAccessTests(TestCase):
     def test_loopback_addresses_may_read_the_metrics_by_default(self):
         for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
             with self.subTest(address=address):

@@ -1,7 +1,9 @@
 from datetime import timedelta
 
 from django.core import mail
+from django.db import connection
 from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from outbox.mail import mail_message_id
@@ -88,7 +90,12 @@ class DeliverOverSmtpTests(TestCase):
 
     def test_still_failing_after_the_give_up_time_is_marked_failed(self):
         first = timezone.now() - timedelta(hours=25)
-        make_message(state="handed_over", attempts=3000, first_attempt_at=first)
+        make_message(
+            state="handed_over",
+            attempts=3000,
+            finished_attempts=3000,
+            first_attempt_at=first,
+        )
         with SmtpServer(refuse_all=True) as smtp, override_settings(**smtp.settings()):
             delivery = message_deliver(dedupe_key="welcome:1")
         self.assertEqual((delivery.outcome, delivery.backoff), ("failed", False))
@@ -98,7 +105,12 @@ class DeliverOverSmtpTests(TestCase):
 
     def test_within_a_day_of_the_first_attempt_a_failure_is_retried(self):
         first = timezone.now() - timedelta(hours=23)
-        make_message(state="handed_over", attempts=2000, first_attempt_at=first)
+        make_message(
+            state="handed_over",
+            attempts=2000,
+            finished_attempts=2000,
+            first_attempt_at=first,
+        )
         with SmtpServer(refuse_all=True) as smtp, override_settings(**smtp.settings()):
             self.assertTrue(message_deliver(dedupe_key="welcome:1").backoff)
         self.assertEqual(OutboxMessage.objects.get().state, "handed_over")
@@ -133,9 +145,9 @@ class RetryFailedTests(TestCase):
 class RelayableTests(TestCase):
     def relayable(self):
         return set(
-            OutboxMessage.objects.relayable(
-                now=timezone.now(), relay_after=5, rehand_after=300
-            ).values_list("dedupe_key", flat=True)
+            OutboxMessage.objects.relayable(relay_after=5, rehand_after=60).values_list(
+                "dedupe_key", flat=True
+            )
         )
 
     def test_selects_what_was_committed_but_not_carried_out_in_time(self):
@@ -148,9 +160,85 @@ class RelayableTests(TestCase):
         make_message("pending-relayed-long-ago", created_at=old, relayed_at=long_ago)
         make_message("taken-lost", state="handed_over", attempted_at=long_ago)
         make_message("taken-retrying", state="handed_over", attempted_at=recent)
+        make_message(
+            "taken-held",
+            state="handed_over",
+            attempted_at=long_ago,
+            leased_until=now + timedelta(seconds=30),
+        )
         make_message("done", state="done", created_at=old)
         make_message("failed", state="failed", created_at=old)
         self.assertEqual(
             self.relayable(),
             {"pending-old", "pending-relayed-long-ago", "taken-lost"},
         )
+
+
+class FailureClassTests(TestCase):
+    def test_a_permanent_refusal_fails_at_once_with_the_servers_reply(self):
+        make_message()
+        reply = "550 5.1.1 No such user here"
+        smtp = SmtpServer(refuse_all=True, reply=reply)
+        with smtp, override_settings(**smtp.settings()):
+            delivery = message_deliver(dedupe_key="welcome:1")
+        self.assertEqual((delivery.outcome, delivery.backoff), ("failed", False))
+        message = OutboxMessage.objects.get()
+        self.assertEqual((message.state, message.attempts), ("failed", 1))
+        self.assertEqual(message.last_error, reply)
+
+    def test_an_error_of_no_known_class_is_retried_ten_times_then_fails(self):
+        payload = {"to": ["ada@example.com"], "body": "no subject"}
+        OutboxMessage.objects.create(
+            topic="mail.welcome", payload=payload, dedupe_key="welcome:1"
+        )
+        outcomes = [message_deliver(dedupe_key="welcome:1") for _ in range(10)]
+        self.assertEqual([d.outcome for d in outcomes], ["retried"] * 9 + ["failed"])
+        self.assertTrue(all(d.backoff for d in outcomes[:9]))
+        message = OutboxMessage.objects.get()
+        self.assertEqual((message.state, message.other_errors), ("failed", 10))
+        self.assertEqual(message.last_error, "KeyError: 'subject'")
+        self.assertEqual(message_deliver(dedupe_key="welcome:1").outcome, "failed")
+
+    def test_the_reason_never_holds_the_mail_servers_password(self):
+        make_message()
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="host-with-s3cret-in-its-name.invalid",
+            EMAIL_HOST_PASSWORD="s3cret",
+            EMAIL_TIMEOUT=1,
+        ):
+            message_deliver(dedupe_key="welcome:1")
+        self.assertNotIn("s3cret", OutboxMessage.objects.get().last_error)
+
+    def test_five_attempts_that_never_finished_make_the_message_failed_crashed(self):
+        make_message(state="handed_over", attempts=5, finished_attempts=0)
+        self.assertEqual(message_deliver(dedupe_key="welcome:1").outcome, "failed")
+        message = OutboxMessage.objects.get()
+        self.assertEqual((message.state, message.last_error), ("failed", "crashed"))
+        self.assertEqual(message.attempts, 5)
+        self.assertEqual(len(mail.outbox), 0)
+
+    def test_four_unfinished_attempts_leave_a_fifth_to_be_made(self):
+        make_message(state="handed_over", attempts=4, finished_attempts=0)
+        self.assertEqual(message_deliver(dedupe_key="welcome:1").outcome, "sent")
+        self.assertEqual(len(mail.outbox), 1)
+
+    def test_a_retried_crashed_message_is_tried_again(self):
+        crashed = make_message(state="failed", attempts=5, last_error="crashed")
+        with self.captureOnCommitCallbacks(execute=False):
+            messages_retry([crashed.pk])
+        self.assertEqual(message_deliver(dedupe_key="welcome:1").outcome, "sent")
+
+
+class DatabaseClockTests(TestCase):
+    def test_the_lease_and_the_attempt_are_timed_by_the_database(self):
+        make_message()
+        with CaptureQueriesContext(connection) as queries:
+            OutboxMessage.objects.claim(
+                OutboxMessage.objects.get().pk, lease_seconds=60
+            )
+        (update,) = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+        self.assertRegex(update, r"CURRENT_TIMESTAMP|STATEMENT_TIMESTAMP|NOW")
+        message = OutboxMessage.objects.get()
+        lease = (message.leased_until - message.attempted_at).total_seconds()
+        self.assertAlmostEqual(lease, 60, delta=1)

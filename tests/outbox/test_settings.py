@@ -55,6 +55,7 @@ class MailAndOutboxSettingsTests(SimpleTestCase):
             OUTBOX_RELAY_AFTER="2",
             OUTBOX_LEASE="30",
             OUTBOX_GIVE_UP_AFTER="100000",
+            OUTBOX_RETENTION_DAYS="9",
         )
         self.assertEqual(values["EMAIL_HOST"], "smtp.example.com")
         self.assertEqual(values["EMAIL_PORT"], 587)
@@ -67,6 +68,7 @@ class MailAndOutboxSettingsTests(SimpleTestCase):
                 "RELAY_AFTER_SECONDS": 2,
                 "LEASE_SECONDS": 30,
                 "GIVE_UP_AFTER_SECONDS": 100000,
+                "RETENTION_DAYS": 9,
             },
         )
 
