@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "observability",
     "consumers",
     "outbox",
+    "events",
 ]
 
 # Under ASGI, Django runs every middleware above a sync-only one in sync
@@ -320,6 +321,28 @@ CELERY_BEAT_SCHEDULE = {
         "task": "idempotency.purge_expired_keys",
         "schedule": crontab(hour=3, minute=30),
     },
+}
+
+# Events and outgoing webhooks (docs/events.md).
+EVENTS = {
+    "WEBHOOK_TIMEOUT": env_seconds("WEBHOOK_TIMEOUT", 10.0),
+    "WEBHOOK_RETRY_MAX_INTERVAL": float(
+        env_int(
+            "WEBHOOK_RETRY_MAX_INTERVAL",
+            3600,
+            form="a whole number of seconds",
+            minimum=1,
+        )
+    ),
+    "WEBHOOK_RETRY_WINDOW": float(
+        env_int(
+            "WEBHOOK_RETRY_WINDOW",
+            3 * 24 * 60 * 60,
+            form="a whole number of seconds",
+            minimum=1,
+        )
+    ),
+    "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
 }
 
 OUTBOX = {

@@ -7,9 +7,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client import CollectorRegistry
 from prometheus_client.django import PrometheusDjangoView
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from observability.health import healthy
+from observability.metrics import SCRAPE_TIME_COLLECTORS
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -50,6 +53,12 @@ class MetricsView(PrometheusDjangoView):
                 },
                 status=403,
             )
+        if self.multiprocess_mode:
+            # The summed values of every process, and the gauges read now.
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry)
+            for collector in SCRAPE_TIME_COLLECTORS:
+                self.registry.register(collector)
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -15,6 +15,9 @@ def metrics_from(address):
 
 
 class MetricsAccessTests(SimpleTestCase):
+    # /metrics reads gauges from the database at scrape time.
+    databases = {"default"}
+
     def test_loopback_addresses_may_read_the_metrics_by_default(self):
         for address in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
             with self.subTest(address=address):
