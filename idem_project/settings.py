@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from kombu import Queue
 
 from idem_project.startup import EnvironmentValueError
 
@@ -311,6 +312,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The worker reads signed payment events from this durable queue, and puts the
 # messages that are not signed events on the second one.
 PAYMENT_EVENTS_QUEUE = "payment-events"
+# Webhook deliveries have a queue of their own, so a slow endpoint never
+# delays the mail (see the Procfile); a worker started without -Q takes both.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
