@@ -11,13 +11,16 @@ class Receiver:
 
     Modes: an integer status (200, 500, 410, 302), ``"hang"`` (answers after
     ``hang_seconds``), ``"drop"`` (closes the connection without answering).
-    Every request is kept in ``requests`` as ``(headers, body)``.
+    Every request answered is kept in ``requests`` as ``(headers, body)``,
+    with its status in ``statuses``; ``started`` counts requests read.
     """
 
     def __init__(self, mode=200, hang_seconds=5.0):
         self.mode = mode
         self.hang_seconds = hang_seconds
         self.requests = []
+        self.statuses = []
+        self.started = 0
         self.lock = threading.Lock()
         receiver = self
 
@@ -25,6 +28,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 mode = receiver.mode
+                with receiver.lock:
+                    receiver.started += 1
                 if mode == "drop":
                     self.close_connection = True
                     self.connection.close()
@@ -34,6 +39,7 @@ class Receiver:
                     mode = 200
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers), body))
+                    receiver.statuses.append(mode)
                 self.send_response(mode)
                 if mode == 302:
                     self.send_header("Location", "http://127.0.0.1:1/elsewhere")
@@ -53,6 +59,15 @@ class Receiver:
         """Return the bodies received and answered, decoded, in order of arrival."""
         with self.lock:
             return [json.loads(body) for _, body in self.requests]
+
+    def delivered(self):
+        """Return the bodies answered with a 2xx, decoded, in order of arrival."""
+        with self.lock:
+            return [
+                json.loads(body)
+                for (_, body), status in zip(self.requests, self.statuses, strict=True)
+                if 200 <= status < 300
+            ]
 
     def stop(self):
         self.server.shutdown()
