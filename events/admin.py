@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from events.addresses import UnsafeURL, url_resolve
 from events.conf import events_settings
 from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.relay import events_render
 from events.serializers import EVENT_CHOICES
 from events.services import deliveries_retry
 
@@ -180,6 +181,7 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="data")
     def data_json(self, event: Event) -> str:
+        events_render([event])
         return format_html("<pre>{}</pre>", json.dumps(event.data, indent=2))
 
     def has_add_permission(self, request: HttpRequest) -> bool:

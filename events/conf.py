@@ -12,7 +12,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds the relay waits between two looks at the table when idle.
     "RELAY_POLL_INTERVAL": 0.2,
     # Events published per relay transaction, at most.
-    "RELAY_BATCH_SIZE": 500,
+    "RELAY_BATCH_SIZE": 1000,
     # Seconds to wait for the broker's confirms of one batch.
     "CONFIRM_TIMEOUT": 10.0,
     # Seconds an endpoint may take to answer; past it the attempt failed.

@@ -34,9 +34,9 @@ class Event(models.Model):
     resource_id = models.BigIntegerField()
     sequence = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
-    # The resource as the API shows it; for an order it is rendered by the
-    # relay from the order's history (see events.relay), so the change that
-    # causes the event reads nothing more.
+    # The resource as the API shows it. Empty for an order: it is rendered
+    # from the order's history each time the event is sent (events_render in
+    # events/relay.py), so the change that causes the event reads nothing more.
     data = models.JSONField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 

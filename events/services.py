@@ -12,7 +12,7 @@ from django.utils import timezone
 from events.broker import event_json
 from events.conf import events_settings
 from events.models import WebhookDelivery, WebhookEndpoint
-from events.relay import deliveries_dispatch
+from events.relay import deliveries_dispatch, events_render
 from events.sending import Answer, webhook_post
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
     delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(
         pk=delivery_id
     )
+    events_render([delivery.event])
     answer = webhook_post(
         url=delivery.endpoint.url,
         event_id=str(delivery.event_id),

@@ -12,7 +12,7 @@ class Receiver:
     Modes: an integer status (200, 500, 410, 302), ``"hang"`` (answers after
     ``hang_seconds``), ``"drop"`` (closes the connection without answering).
     Every request answered is kept in ``requests`` as ``(headers, body)``,
-    with its status in ``statuses``; ``started`` counts requests read.
+    with its status in ``statuses`` and its time in ``arrived``; ``started`` counts requests read.
     """
 
     def __init__(self, mode=200, hang_seconds=5.0):
@@ -20,6 +20,7 @@ class Receiver:
         self.hang_seconds = hang_seconds
         self.requests = []
         self.statuses = []
+        self.arrived = []
         self.started = 0
         self.lock = threading.Lock()
         receiver = self
@@ -40,6 +41,7 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers), body))
                     receiver.statuses.append(mode)
+                    receiver.arrived.append(time.time())
                 self.send_response(mode)
                 if mode == 302:
                     self.send_header("Location", "http://127.0.0.1:1/elsewhere")
