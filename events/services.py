@@ -30,8 +30,9 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **fields: object) -> WebhookEn
     """Change any of the endpoint's ``url``, ``events`` and ``enabled``; return it."""
     if fields.get("enabled"):
         fields["disabled_reason"] = ""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
-    endpoint.refresh_from_db()
+    if fields:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
+        endpoint.refresh_from_db()
     return endpoint
 
 
