@@ -31,3 +31,41 @@ class VerifySignatureTests(SimpleTestCase):
         for header in ("", "t=abc,v1=00", "v1=00", "t=1"):
             with self.subTest(header=header):
                 self.assertFalse(verify_signature(BODY, header, SECRET))
+
+
+class DocumentedVerifierTests(SimpleTestCase):
+    """The function in docs/events.md, run as a receiver would run it."""
+
+    def documented(self):
+        from pathlib import Path
+
+        from django.conf import settings
+
+        text = (Path(settings.BASE_DIR) / "docs" / "events.md").read_text()
+        code = text.split("```python\n", 1)[1].split("```", 1)[0]
+        namespace = {}
+        exec(code, namespace)  # noqa: S102  the project's own documentation
+        return namespace["verify_signature"]
+
+    def test_it_accepts_a_fresh_signature_and_refuses_an_old_or_wrong_one(self):
+        verify = self.documented()
+        now = int(time.time())
+        self.assertTrue(
+            verify(
+                BODY, signature_header(body=BODY, secret=SECRET, timestamp=now), SECRET
+            )
+        )
+        self.assertFalse(
+            verify(
+                BODY,
+                signature_header(body=BODY, secret=SECRET, timestamp=now - 301),
+                SECRET,
+            )
+        )
+        self.assertFalse(
+            verify(
+                BODY + b"x",
+                signature_header(body=BODY, secret=SECRET, timestamp=now),
+                SECRET,
+            )
+        )
