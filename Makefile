@@ -45,16 +45,18 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-# Every target of bench/targets.py: HTTP, re-import, queues (docs/benchmarks.md).
+# Every target of bench/targets.py: HTTP, re-import, queues, events (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/reimport.py
 	$(BIN)/python bench/queues.py
+	$(BIN)/python bench/events.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 	$(BIN)/python bench/reimport.py --quick
 	$(BIN)/python bench/queues.py --quick
+	$(BIN)/python bench/events.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
