@@ -7,7 +7,7 @@ and dropped) and the local RabbitMQ (a virtual host of its own, deleted):
 
 Throughput: 5,000 ``order.created`` events (2,000 with ``--quick``) are
 committed in batches while no relay runs, with a durable queue bound to
-``#`` on ``idem.events`` (read only afterwards); then one relay process
+``#`` on ``idem.events`` (so RabbitMQ confirms once it has stored each); then one relay process
 starts, and the rate is
 the events after its first batch over the time from its first batch's
 ``published_at`` to its last one's.
@@ -15,15 +15,15 @@ the events after its first batch over the time from its first batch's
 Latency: with a webhook endpoint on a local receiver that answers 200 at
 once, a worker with two pool processes and one idle relay (it polls every
 0.2 s), orders are created one per transaction, 20 a second (1,000 of them;
-200 with ``--quick``). For each event, the time from the commit to its
-arrival at a consumer of the bound queue, and to the receiver's POST.
+200 with ``--quick``). For each event, the time from the commit to the
+broker's confirm (the event's ``published_at``, set by the relay once
+confirmed) and to the receiver's POST.
 """
 
 import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,30 +66,6 @@ def bound_queue(broker: Any) -> Any:
     return queue
 
 
-def consume(broker, arrivals: dict[str, float], stop: threading.Event) -> None:  # noqa: ANN001
-    """Note when each event reaches a queue bound to every routing key."""
-    import kombu
-
-    exchange = kombu.Exchange("idem.events", type="topic", durable=True)
-    queue = kombu.Queue(
-        "bench-events", exchange=exchange, routing_key="#", durable=True
-    )
-
-    def on_message(body, message) -> None:  # noqa: ANN001
-        arrivals.setdefault(message.properties["message_id"], time.time())
-        message.ack()
-
-    with (
-        broker.connection() as conn,
-        conn.Consumer(queue, callbacks=[on_message], prefetch_count=500),
-    ):
-        while not stop.is_set():
-            try:
-                conn.drain_events(timeout=0.5)
-            except TimeoutError:
-                continue
-
-
 def throughput(broker, count: int) -> float:  # noqa: ANN001
     from django.db.models import Max, Min
 
@@ -119,9 +95,7 @@ def throughput(broker, count: int) -> float:  # noqa: ANN001
     return (count - first_batch) / seconds
 
 
-def latency(
-    broker: Any, count: int, arrivals: dict[str, float]
-) -> tuple[list[float], list[float]]:
+def latency(broker: Any, count: int) -> tuple[list[float], list[float]]:
     from events.models import Event, WebhookEndpoint
     from orders.models import Order
     from tests.events.processes import FAST_ENV, Relay
@@ -151,16 +125,17 @@ def latency(
         relay.stop()
         worker.stop()
         receiver.stop()
-    ids = dict(
-        Event.objects.filter(resource_id__in=committed, resource="order").values_list(
-            "id", "resource_id"
-        )
-    )
+    rows = Event.objects.filter(resource_id__in=committed, resource="order")
+    ids = dict(rows.values_list("id", "resource_id"))
+    # Set when the broker has confirmed the event, before the relay commits.
+    published_at = dict(rows.values_list("id", "published_at"))
     delivered: dict[str, float] = {}
     for (headers, _), at in zip(receiver.requests, receiver.arrived, strict=True):
         delivered.setdefault(headers["Idem-Event-Id"], at)
     published = [
-        arrivals[str(i)] - committed[pk] for i, pk in ids.items() if str(i) in arrivals
+        published_at[i].timestamp() - committed[pk]
+        for i, pk in ids.items()
+        if published_at[i] is not None
     ]
     posted = [
         delivered[str(i)] - committed[pk]
@@ -181,22 +156,13 @@ def main(args: argparse.Namespace) -> None:
     database = Database(args.database_url)
     database.create()
     broker = Broker()
-    arrivals: dict[str, float] = {}
-    stop = threading.Event()
-    consumer = threading.Thread(
-        target=consume, args=(broker, arrivals, stop), daemon=True
-    )
     try:
         call_command("migrate", verbosity=0)
         bound_queue(broker)
         rate = throughput(broker, 2000 if args.quick else 5000)
         print(f"one relay: {rate:8.1f} events/s")
-        # Consumed only now, so the consumer does not take the relay's CPU.
-        consumer.start()
-        published, delivered = latency(broker, 200 if args.quick else 1000, arrivals)
+        published, delivered = latency(broker, 200 if args.quick else 1000)
     finally:
-        stop.set()
-        consumer.join(timeout=5)
         connections.close_all()
         broker.delete()
         database.drop()
