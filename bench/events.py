@@ -7,10 +7,9 @@ and dropped) and the local RabbitMQ (a virtual host of its own, deleted):
 
 Throughput: 5,000 ``order.created`` events (2,000 with ``--quick``) are
 committed in batches while no relay runs, with a durable queue bound to
-``#`` on ``idem.events`` (so RabbitMQ confirms once it has stored each); then one relay process
-starts, and the rate is
-the events after its first batch over the time from its first batch's
-``published_at`` to its last one's.
+``#`` on ``idem.events`` (so RabbitMQ confirms each once it has stored it);
+then one relay process starts, and the rate is the events after its first
+batch over the time from its first batch's ``published_at`` to its last.
 
 Latency: with a webhook endpoint on a local receiver that answers 200 at
 once, a worker with two pool processes and one idle relay (it polls every
