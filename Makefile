@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
-# The web server on :8000, the worker and the scheduler (Procfile); Ctrl-C stops all three.
+# The web server on :8000, the workers, the event relay and the scheduler (Procfile); Ctrl-C stops them all.
 run: migrate
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p 8000
 

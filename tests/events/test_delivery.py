@@ -162,3 +162,14 @@ class PrivateAddressTests(TransactionTestCase):
         self.assertIn(
             "non-public address (127.0.0.1)", WebhookDelivery.objects.first().last_error
         )
+
+
+class NoTransactionTests(TransactionTestCase):
+    def test_an_attempt_inside_a_transaction_is_refused(self):
+        from django.db import transaction
+        from django.db.transaction import TransactionManagementError
+
+        from events.services import delivery_attempt
+
+        with self.assertRaises(TransactionManagementError), transaction.atomic():
+            delivery_attempt(delivery_id=1)
