@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
-# The web server on :8000, the worker and the scheduler (Procfile); Ctrl-C stops all three.
+# The web server on :8000, the workers, the event relay and the scheduler (Procfile); Ctrl-C stops them all.
 run: migrate
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m idem_project.run start -f Procfile -p 8000
 
@@ -45,16 +45,18 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-# Every target of bench/targets.py: HTTP, re-import, queues (docs/benchmarks.md).
+# Every target of bench/targets.py: HTTP, re-import, queues, events (docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/reimport.py
 	$(BIN)/python bench/queues.py
+	$(BIN)/python bench/events.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 	$(BIN)/python bench/reimport.py --quick
 	$(BIN)/python bench/queues.py --quick
+	$(BIN)/python bench/events.py --quick
 
 # Faults that overlap, against a PostgreSQL and a RabbitMQ of its own (as root;
 # about 6 minutes): SEED=n picks the run, QUICK=1 a short one. Not part of test.

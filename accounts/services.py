@@ -5,6 +5,8 @@ from django.db import IntegrityError, transaction
 
 from accounts.exceptions import ClientIdMismatch, EmailTaken
 from accounts.models import User
+from accounts.serializers import UserSerializer
+from events.records import user_created_record
 from outbox.services import mail_publish
 
 
@@ -29,6 +31,7 @@ def user_sign_up(
                 )
             if created:
                 welcome_email_publish(user=user)
+                user_created_record(user=user, data=UserSerializer(user).data)
     except IntegrityError as exc:
         # The savepoint above is gone; the only other unique key is the e-mail.
         raise EmailTaken from exc

@@ -42,6 +42,9 @@ BATCH_COST = "per-item cost, 1,000 single creates / one 1,000-item batch"
 IMPORT_SECONDS = "import_orders, first run of the file, seconds"
 IMPORT_AGAIN = "import_orders, second run of the file, orders created"
 QUEUE_DEDUPE = "task under @idempotent / the effect alone, messages/s"
+EVENTS_PER_SECOND = "events published per second by one relay process"
+EVENT_P99 = "commit-to-publish p99 of an event, seconds"
+DELIVERY_P99 = "commit-to-delivery p99 of a webhook, seconds"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ TARGETS = (
     Target(IMPORT_SECONDS, most=60.0, script="reimport.py"),
     Target(IMPORT_AGAIN, most=0, script="reimport.py"),
     Target(QUEUE_DEDUPE, least=0.8, script="queues.py"),
+    Target(EVENTS_PER_SECOND, least=1000.0, script="events.py"),
+    Target(EVENT_P99, most=1.0, script="events.py"),
+    Target(DELIVERY_P99, most=1.0, script="events.py"),
 )
 
 

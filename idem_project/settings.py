@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from kombu import Queue
 
 from idem_project.env import (
     env_bool,
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "consumers",
     "outbox",
     "axes",
+    "events",
 ]
 
 # Under ASGI the middleware above the sync-only static files middleware runs
@@ -245,6 +247,9 @@ CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env_broker(
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Signed payment events for the worker, and the messages that are not ones.
 PAYMENT_EVENTS_QUEUE = "payment-events"
+# Webhook deliveries have a queue of their own, so a slow endpoint never
+# delays the mail (see the Procfile); a worker started without -Q takes both.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
@@ -265,6 +270,28 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 _SECONDS = "a whole number of seconds, 1 or more"
+# Events and outgoing webhooks (docs/events.md).
+EVENTS = {
+    "WEBHOOK_TIMEOUT": env_seconds("WEBHOOK_TIMEOUT", 10.0),
+    "WEBHOOK_RETRY_MAX_INTERVAL": float(
+        env_int(
+            "WEBHOOK_RETRY_MAX_INTERVAL",
+            3600,
+            form="a whole number of seconds",
+            minimum=1,
+        )
+    ),
+    "WEBHOOK_RETRY_WINDOW": float(
+        env_int(
+            "WEBHOOK_RETRY_WINDOW",
+            3 * 24 * 60 * 60,
+            form="a whole number of seconds",
+            minimum=1,
+        )
+    ),
+    "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
+}
+
 OUTBOX = {
     "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5, form=_SECONDS, minimum=1),
     "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60, form=_SECONDS, minimum=1),

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import permissions, routers
 
 from accounts.views import TokenView, UserViewSet
+from events.views import WebhookEndpointViewSet
 from observability.views import MetricsView, healthz
 from orders.views import OrderViewSet
 from uploads.views import PhotoViewSet, UploadView
@@ -31,6 +32,9 @@ router = Router()
 router.register("users", UserViewSet, basename="user")
 router.register("photos", PhotoViewSet, basename="photo")
 router.register("orders", OrderViewSet, basename="order")
+router.register(
+    "webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint"
+)
 
 urlpatterns = [
     path("api/", include(router.urls)),

@@ -4,7 +4,8 @@ Apps increment these; ``/metrics`` shows them summed over every process that
 shares ``PROMETHEUS_MULTIPROC_DIR`` (see docs/observability.md).
 """
 
-from prometheus_client import Counter
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.registry import Collector
 
 OUTBOX_MESSAGES = Counter(
     "outbox_messages",
@@ -31,3 +32,14 @@ def count_response(*, method: str, status: int) -> None:
     """Count one response of the web process."""
     method = method if method in _METHODS else "other"
     HTTP_RESPONSES.labels(method=method, status=str(status)).inc()
+
+
+#: Collectors that read their values when scraped (gauges read from the
+#: database); /metrics asks each of them on every scrape, in every mode.
+SCRAPE_TIME_COLLECTORS: list[Collector] = []
+
+
+def scrape_time_register(collector: Collector) -> None:
+    """Add a collector that /metrics asks for its values on every scrape."""
+    SCRAPE_TIME_COLLECTORS.append(collector)
+    REGISTRY.register(collector)

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from observability.gauges import DatabaseGauges
 from observability.health import healthy
+from observability.metrics import SCRAPE_TIME_COLLECTORS
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -50,6 +51,9 @@ def _registry(multiprocess_mode: bool) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode:
         multiprocess.MultiProcessCollector(registry)
+        # In one process these are in REGISTRY already.
+        for collector in SCRAPE_TIME_COLLECTORS:
+            registry.register(collector)
     else:
         registry.register(_ProcessRegistry())
     registry.register(DatabaseGauges())

@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.citus import Distributed
+from events.records import order_events_record
 from orders.exceptions import ClientIdMismatch, InvalidTransition
 
 
@@ -34,6 +35,7 @@ class OrderQuerySet(models.QuerySet["Order"]):
                 order.events.create(
                     owner_id=order.owner_id, status=order.status, at=order.created_at
                 )
+                order_events_record(changes=[(owner.pk, order.pk, order.status, 1)])
         if not created and (order.product_id, order.quantity) != (
             product_id,
             quantity,
@@ -67,9 +69,11 @@ class OrderQuerySet(models.QuerySet["Order"]):
                 return order, False
             if order.status not in Order.TRANSITIONS[to]:
                 raise InvalidTransition
+            sequence = Order.EVENTS_IN[order.status] + 1
             order.status = to
             order.save(update_fields=["status", "updated_at"])
             order.events.create(owner_id=order.owner_id, status=to)
+            order_events_record(changes=[(order.owner_id, order.pk, to, sequence)])
         return order, True
 
     def owner_of(self, order_id: int) -> int | None:
@@ -108,6 +112,10 @@ class Order(models.Model):
         Status.COMPLETED: {Status.PROCESSING},
         Status.CANCELLED: {Status.PENDING, Status.PROCESSING},
     }
+    # How many events (OrderEvent rows) an order has while in a status it can
+    # leave. Every path of the state machine to such a status has one length,
+    # so a transition knows its event's sequence without counting rows.
+    EVENTS_IN: ClassVar[dict[str, int]] = {Status.PENDING: 1, Status.PROCESSING: 2}
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders"

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from events.records import order_events_record
 from orders.models import Order, OrderEvent
 from outbox.services import mail_publish
 
@@ -51,9 +52,10 @@ def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResu
     client_id sent twice is created once, from its first item. The results
     are in the order of ``items``.
 
-    The batch is one transaction of three statements whatever its size (one
+    The batch is one transaction of four statements whatever its size (one
     bulk INSERT of the orders that skips conflicts, one read of every
-    client_id of the batch, one bulk INSERT of the creation events; SQLite
+    client_id of the batch, one bulk INSERT of the creation events, one of their ``order.created``
+    events; SQLite
     splits each INSERT into chunks of its 999 variables). Raise ValueError
     for an empty batch or one of more than ``IMPORT_BATCH_MAX`` items.
     """
@@ -124,6 +126,13 @@ def _orders_insert(
             )
             for client_id in first
             if client_id in created
+        )
+        order_events_record(
+            changes=(
+                (owner.pk, orders[client_id].pk, Order.Status.PENDING, 1)
+                for client_id in first
+                if client_id in created
+            )
         )
     return orders, created
 

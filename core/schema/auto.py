@@ -11,7 +11,7 @@ from typing import Any
 
 from drf_spectacular.plumbing import ResolvedComponent, is_serializer
 from drf_spectacular.utils import OpenApiRequest
-from rest_framework import serializers
+from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 
 from core.schema.errors import errors_object
@@ -167,6 +167,12 @@ class ApiAutoSchema(IdempotencyAutoSchema):
                         "required": True,
                     }
                 },
+            )
+        if any(
+            isinstance(p, permissions.IsAdminUser) for p in self.view.get_permissions()
+        ):
+            self.add_answer(
+                responses, 403, "Not a staff account (`permission_denied`)."
             )
         if self.method in _UNSAFE and any(
             isinstance(a, SessionAuthentication) for a in authenticators

@@ -1,0 +1,165 @@
+"""The relay: publishes new events, fans them out to endpoints, hands deliveries over.
+
+It polls the events table (an indexed read of the unpublished rows) instead
+of LISTENing: a LISTEN needs a session of its own, which PgBouncer in
+transaction mode does not give, and a NOTIFY would add a statement or a
+trigger to every change. An idle relay sends one small query per
+RELAY_POLL_INTERVAL.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+
+from celery import current_app
+from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from events.broker import EventNotConfirmed, EventPublisher
+from events.conf import events_settings
+from events.models import Event, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+#: The Celery task that attempts one delivery, named in events/tasks.py.
+DELIVER_TASK = "events.deliver"
+
+
+def events_relay_once(*, publisher: EventPublisher) -> int:
+    """Publish a batch of unpublished events and create their deliveries; return how many.
+
+    In one transaction: the oldest unpublished events are locked (other
+    relays skip them), rendered (events_render), published with confirms, marked published,
+    and one delivery is created per enabled endpoint that wants each. A
+    relay that dies before the commit leaves them unpublished: they are
+    published again (the consumer's de-duplication by ``message_id`` covers
+    that window). Raise what ``publisher.publish`` raises.
+    """
+    with transaction.atomic():
+        events = list(
+            Event.objects.filter(published_at__isnull=True)
+            .order_by("created_at")
+            .select_for_update(skip_locked=True)[: events_settings.RELAY_BATCH_SIZE]
+        )
+        if not events:
+            return 0
+        events_render(events)
+        publisher.publish(events)
+        Event.objects.filter(pk__in=[e.pk for e in events]).update(
+            published_at=timezone.now()
+        )
+        endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
+        WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                owner_id=event.owner_id,
+                endpoint=endpoint,
+                event=event,
+                resource=event.resource,
+                resource_id=event.resource_id,
+                sequence=event.sequence,
+            )
+            for event in events
+            for endpoint in endpoints
+            if endpoint.wants(event.type)
+        )
+    return len(events)
+
+
+def events_render(events: list[Event]) -> None:
+    """Set the data of order events: the order as the API showed it after the event.
+
+    An order's history only grows and its other fields never change, so the
+    order after its event number ``sequence`` is the order today with the
+    first ``sequence`` entries of its history and the status of the last:
+    the same on every rendering. Two queries for any number of events.
+    """
+    # Imported here: orders imports events to record them.
+    from orders.models import Order
+    from orders.serializers import OrderSerializer
+
+    todo = [e for e in events if e.data is None and e.resource == "order"]
+    if not todo:
+        return
+    orders = Order.objects.prefetch_related("events").in_bulk(
+        {e.resource_id for e in todo}
+    )
+    found = list(orders.values())
+    shown = dict(
+        zip(
+            [o.pk for o in found],
+            OrderSerializer(found, many=True).data,
+            strict=True,
+        )
+    )
+    for event in todo:
+        data = shown.get(event.resource_id)
+        if data is None:  # the order was deleted since: what the event knows
+            event.data = {"id": event.resource_id}
+            continue
+        history = data["events"][: event.sequence]
+        event.data = {**data, "events": history, "status": history[-1]["status"]}
+
+
+def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
+    """Hand the due deliveries nobody holds to the workers; return how many.
+
+    A delivery handed over and not taken within REDISPATCH_AFTER seconds
+    (a lost task) is handed over again; a worker ignores a task for a
+    delivery that is not due, held or done.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=events_settings.REDISPATCH_AFTER)
+    due = WebhookDelivery.objects.due(now=now).filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
+    )
+    if extra is not None:
+        due = due.filter(extra)
+    pks = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    if not pks:
+        return 0
+    WebhookDelivery.objects.filter(pk__in=pks).update(dispatched_at=now)
+    for pk in pks:
+        current_app.send_task(DELIVER_TASK, args=[pk], queue="webhooks")
+    return len(pks)
+
+
+def relay_run(*, stop: threading.Event, url: str | None = None) -> None:
+    """Relay events and hand deliveries over until ``stop`` is set.
+
+    A broker or database that fails is logged and tried again a second
+    later; nothing is lost, since every state lives in the tables.
+    """
+    probe = current_app.connection_for_write(url)
+    broker_errors = (
+        EventNotConfirmed,
+        OSError,
+        KombuOperationalError,
+        *probe.connection_errors,
+        *probe.channel_errors,
+    )
+    probe.release()
+    publisher: EventPublisher | None = None
+    interval = events_settings.RELAY_POLL_INTERVAL
+    while not stop.is_set():
+        published = 0
+        try:
+            close_old_connections()
+            if publisher is None:
+                publisher = EventPublisher(url)
+            published = events_relay_once(publisher=publisher)
+            deliveries_dispatch()
+        except DatabaseError as exc:
+            logger.warning("Event relay: the database failed (%s); retrying.", exc)
+            stop.wait(1.0)
+        except broker_errors as exc:
+            logger.warning("Event relay: the broker failed (%s); retrying.", exc)
+            if publisher is not None:
+                publisher.close()
+            publisher = None
+            stop.wait(1.0)
+        if published < events_settings.RELAY_BATCH_SIZE:
+            stop.wait(interval)
+    if publisher is not None:
+        publisher.close()

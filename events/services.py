@@ -1,0 +1,162 @@
+"""Webhook endpoints and the attempts of their deliveries."""
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Q
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from events.broker import event_json
+from events.conf import events_settings
+from events.models import WebhookDelivery, WebhookEndpoint
+from events.relay import deliveries_dispatch, events_render
+from events.sending import Answer, webhook_post
+
+logger = logging.getLogger(__name__)
+
+#: Seconds before the second attempt; each later one may wait twice as long.
+RETRY_BASE_SECONDS = 1.0
+
+
+def endpoint_create(*, url: str, events: list[str]) -> WebhookEndpoint:
+    """Create an enabled endpoint with a new secret; the caller shows the secret once."""
+    return WebhookEndpoint.objects.create(url=url, events=events)
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, **fields: object) -> WebhookEndpoint:
+    """Change any of the endpoint's ``url``, ``events`` and ``enabled``; return it."""
+    if fields.get("enabled"):
+        fields["disabled_reason"] = ""
+    if fields:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def retry_delay(attempts: int) -> float:
+    """Return the seconds to wait after ``attempts`` failed attempts: full jitter.
+
+    A random time between 0 and ``1 s * 2**(attempts - 1)``, capped at
+    WEBHOOK_RETRY_MAX_INTERVAL, so failing deliveries spread out.
+    """
+    ceiling = min(
+        float(events_settings.WEBHOOK_RETRY_MAX_INTERVAL),
+        RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+    )
+    return random.uniform(0, ceiling)  # noqa: S311  spreading retries, not a secret
+
+
+def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
+    """Make one attempt of the delivery if it is due and first in its queue; return the outcome.
+
+    Outcomes: ``skipped`` (not due, held by another worker, not first of its
+    resource at its endpoint, or done), ``delivered``, ``retried``,
+    ``failed`` (the retry window is over) and ``disabled`` (the endpoint
+    answered 410 Gone and no longer receives anything). The claim and the
+    record are single statements; no transaction is open while the
+    endpoint is called. Once it is delivered or failed, the next delivery
+    of its resource to the endpoint is handed over (unless not
+    ``dispatch_next``). Raise TransactionManagementError inside a transaction.
+    """
+    if connection.in_atomic_block:
+        raise TransactionManagementError(
+            "A delivery attempt must not hold a transaction open during the call."
+        )
+    now = timezone.now()
+    if not WebhookDelivery.objects.claim(
+        delivery_id, now=now, lease_seconds=events_settings.lease_seconds
+    ):
+        return "skipped"
+    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(
+        pk=delivery_id
+    )
+    events_render([delivery.event])
+    answer = webhook_post(
+        url=delivery.endpoint.url,
+        event_id=str(delivery.event_id),
+        body=event_json(delivery.event),
+        secret=delivery.endpoint.secret,
+        timeout=float(events_settings.WEBHOOK_TIMEOUT),
+        allow_private=events_settings.WEBHOOK_ALLOW_PRIVATE,
+    )
+    outcome = _record(delivery, answer, now=timezone.now())
+    logger.info(
+        "Webhook delivery %s of event %s to endpoint %s, attempt %d: %s (%s).",
+        delivery.pk,
+        delivery.event_id,
+        delivery.endpoint_id,
+        delivery.attempts,
+        outcome,
+        answer.error or answer.status,
+    )
+    if dispatch_next and outcome != "retried":
+        # The next event of this resource may go to this endpoint now.
+        deliveries_dispatch(extra=_same_queue(delivery), limit=1)
+    return outcome
+
+
+def _same_queue(delivery: WebhookDelivery) -> Q:
+    return Q(
+        endpoint_id=delivery.endpoint_id,
+        resource=delivery.resource,
+        resource_id=delivery.resource_id,
+        owner_id=delivery.owner_id,
+    )
+
+
+def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> str:
+    """Write the outcome of the attempt, unless another worker took the delivery since."""
+    ours = WebhookDelivery.objects.filter(
+        pk=delivery.pk,
+        state=WebhookDelivery.State.PENDING,
+        attempts=delivery.attempts,
+    )
+    fields: dict[str, object] = {
+        "last_status": answer.status,
+        "last_error": answer.error[:500],
+        "last_duration_ms": answer.duration_ms,
+        "leased_until": None,
+        "dispatched_at": None,
+    }
+    if answer.delivered:
+        outcome = "delivered"
+        fields |= {"state": WebhookDelivery.State.DELIVERED, "finished_at": now}
+    elif answer.status == 410:
+        outcome = "disabled"
+        fields |= {"state": WebhookDelivery.State.FAILED, "finished_at": now}
+        fields["last_error"] = "HTTP 410: the endpoint is gone and was disabled"
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(
+            enabled=False,
+            disabled_reason=f"answered 410 Gone at {now:%Y-%m-%d %H:%M:%S}",
+        )
+    elif (now - delivery.window_from).total_seconds() >= float(
+        events_settings.WEBHOOK_RETRY_WINDOW
+    ):
+        outcome = "failed"
+        fields |= {"state": WebhookDelivery.State.FAILED, "finished_at": now}
+    else:
+        outcome = "retried"
+        fields["next_attempt_at"] = now + timedelta(
+            seconds=retry_delay(delivery.attempts)
+        )
+    if not ours.update(**fields):
+        return "skipped"
+    return outcome
+
+
+def deliveries_retry(pks: list[int]) -> int:
+    """Put failed deliveries back to pending, due now, with a new retry window; return how many."""
+    now = timezone.now()
+    return WebhookDelivery.objects.filter(
+        pk__in=pks, state=WebhookDelivery.State.FAILED
+    ).update(
+        state=WebhookDelivery.State.PENDING,
+        next_attempt_at=now,
+        window_from=now,
+        finished_at=None,
+        dispatched_at=None,
+        leased_until=None,
+    )
