@@ -1,5 +1,6 @@
 """The idempotency app's settings: one object, documented defaults, read in one place."""
 
+import functools
 import hashlib
 from typing import Any
 
@@ -75,6 +76,7 @@ setting_changed.connect(_reload)
 idempotency_settings = AppSettings("IDEMPOTENCY", DEFAULTS)
 
 
+@functools.lru_cache(maxsize=16)
 def _fingerprint_key(secret_key: str) -> bytes:
     # The salt sets this key apart from Django's own uses of SECRET_KEY.
     return hashlib.sha256(("idempotency.fingerprint" + secret_key).encode()).digest()

@@ -1,6 +1,7 @@
 """The key layer's Prometheus metrics and its log line per outcome."""
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram
 
@@ -28,36 +29,45 @@ LOGGED_OUTCOMES = ("replayed", "mismatch", "in_use")
 
 logger = logging.getLogger("idempotency")
 
-for _outcome in OUTCOMES:
-    # Every outcome is exposed at 0 before it first happens.
-    REQUESTS.labels(outcome=_outcome)
+# Every outcome is exposed at 0 before it first happens; its child counter is
+# looked up once per process, not on every request.
+_COUNTERS = {name: REQUESTS.labels(outcome=name) for name in OUTCOMES}
 
 
 def outcome(name: str) -> None:
     """Count one request with the outcome ``name``."""
-    REQUESTS.labels(outcome=name).inc()
+    _COUNTERS[name].inc()
 
 
 def answered(
-    name: str, *, principal: str, key_digest: str, method: str, path: str
+    name: str,
+    *,
+    principal: str,
+    key_digest: Callable[[], str],
+    method: str,
+    path: str,
 ) -> None:
     """Count an answer to a retry (replayed, mismatch, in_use) and log one line.
 
     The line names the key by a digest only: a key may be the only secret of
-    an anonymous request.
+    an anonymous request. ``key_digest`` computes it, only when the line is
+    written.
     """
     outcome(name)
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    digest = key_digest()
     logger.info(
         "idempotency %s principal=%s key=%s method=%s path=%s",
         name,
         principal,
-        key_digest,
+        digest,
         method,
         path,
         extra={
             "idempotency_outcome": name,
             "principal": principal,
-            "key_digest": key_digest,
+            "key_digest": digest,
             "method": method,
             "path": path,
         },

@@ -71,7 +71,7 @@ def _claim(attempt: Attempt, view: Any, *, secret: bytes) -> None:
             metrics.answered(
                 outcome,
                 principal=attempt.principal,
-                key_digest=key_digest(attempt.key, secret=secret),
+                key_digest=lambda: key_digest(attempt.key, secret=secret),
                 method=attempt.method,
                 path=attempt.path,
             )
