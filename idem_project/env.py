@@ -70,6 +70,32 @@ def env_int(
     return int(value)
 
 
+def env_count(name: str, default: int, unit: str) -> int:
+    """Return ``name`` read as a whole number, 1 or more, of ``unit`` (plural)."""
+    return env_int(name, default, form=f"a whole number of {unit}", minimum=1)
+
+
+def env_whole_seconds(name: str, default: int) -> int:
+    """Return ``name`` read as a whole number of seconds, 1 or more."""
+    return env_count(name, default, "seconds, 1 or more")
+
+
+def env_retention_days(name: str, *, longest_retry_seconds: int) -> int:
+    """Return ``name`` read as whole days, never fewer than the longest retry takes.
+
+    A record of a processed message must outlive every retry of that message;
+    the default is a week, or the longest retry when that is longer.
+    """
+    longest = -(-longest_retry_seconds // (24 * 60 * 60))
+    return env_int(
+        name,
+        max(7, longest),
+        form=f"a whole number of days, {longest} or more "
+        "(the longest retry, OUTBOX_GIVE_UP_AFTER)",
+        minimum=longest,
+    )
+
+
 def env_seconds(name: str, default: float) -> float:
     """Return ``name`` read as a positive number of seconds (``10``, ``2.5``)."""
     value = os.environ.get(name, "").strip()

@@ -6,19 +6,22 @@ from pathlib import Path
 from celery.schedules import crontab
 from kombu import Queue
 
+from idem_project.database import connection_settings
 from idem_project.env import (
     env_bool,
     env_broker,
     env_choice,
+    env_count,
     env_database,
     env_int,
     env_list,
     env_paths,
+    env_retention_days,
     env_seconds,
     env_secret,
     env_str,
+    env_whole_seconds,
 )
-from idem_project.startup import EnvironmentValueError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,66 +105,22 @@ DATABASES = {
 # answers 503 (docs/operations.md). gunicorn.conf.py gives workers longer.
 DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 10.0)
 # The largest psycopg pool of one process (PostgreSQL only).
-DATABASE_POOL_SIZE = env_int(
-    "DATABASE_POOL_SIZE", 20, form="a whole number of connections", minimum=1
-)
+DATABASE_POOL_SIZE = env_count("DATABASE_POOL_SIZE", 20, "connections")
 # Behind PgBouncer in transaction mode: no session state, the timeouts set by
 # each transaction (core/pooling.py, docs/scaling.md).
 DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
-# How many processes, on every host together, connect to the database; the
-# check core.W001 compares it times DATABASE_POOL_SIZE with what the database
-# allows (docs/scaling.md).
-DATABASE_MAX_PROCESSES = env_int(
-    "DATABASE_MAX_PROCESSES", 1, form="a whole number of processes", minimum=1
+# Processes on every host together that connect; core.W001 checks it times
+# DATABASE_POOL_SIZE against the database's limit (docs/scaling.md).
+DATABASE_MAX_PROCESSES = env_count("DATABASE_MAX_PROCESSES", 1, "processes")
+DATABASES["default"] |= connection_settings(
+    DATABASES["default"]["ENGINE"],
+    statement_timeout=DATABASE_STATEMENT_TIMEOUT,
+    pool_size=DATABASE_POOL_SIZE,
+    transaction_pooling=DATABASE_TRANSACTION_POOLING,
+    server_side_binding=env_bool("DATABASE_SERVER_SIDE_BINDING", False),
+    prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
+    test_name=env_str("DATABASE_TEST_NAME", "test_idem"),
 )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    _timeout_ms = int(DATABASE_STATEMENT_TIMEOUT * 1000)
-    # The pool hands out only connections that answer: a restart of PostgreSQL
-    # costs no request an error (psycopg_pool's check_connection).
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"]["OPTIONS"] = {
-        # One pool per process. A sync worker serves one request at a time and
-        # holds one connection; an ASGI worker up to max_size (docs/operations.md).
-        # min_size 0: a pool that starts filling itself while the first request
-        # asks for a connection opens two. CONN_MAX_AGE must stay 0 with a pool.
-        "pool": {
-            "min_size": 0,
-            "max_size": DATABASE_POOL_SIZE,
-            # Shorter than the statement timeout: a request that cannot get a
-            # connection (PostgreSQL down, or out of connections) answers 503
-            # within DATABASE_STATEMENT_TIMEOUT too.
-            "timeout": DATABASE_STATEMENT_TIMEOUT / 2,
-        },
-        "connect_timeout": max(2, int(DATABASE_STATEMENT_TIMEOUT / 2)),
-        "options": f"-c statement_timeout={_timeout_ms} -c lock_timeout={_timeout_ms}",
-        # With parameters bound on the server (Django's documented option, off by
-        # default), psycopg prepares a statement once a connection has run it 5
-        # times. Turn preparing off behind a pooler that cannot keep prepared
-        # statements (PgBouncer before 1.21 in transaction mode).
-        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", False),
-        "prepare_threshold": 5
-        if env_bool("DATABASE_PREPARED_STATEMENTS", True)
-        else None,
-    }
-    if DATABASE_TRANSACTION_POOLING:
-        if DATABASES["default"]["OPTIONS"]["server_side_binding"]:
-            raise EnvironmentValueError(
-                "DATABASE_SERVER_SIDE_BINDING: expected 0 with "
-                "DATABASE_TRANSACTION_POOLING=1, got '1'"
-            )
-        # PgBouncer refuses the start-up options; nothing is prepared, and no
-        # cursor outlives its transaction on a server connection.
-        del DATABASES["default"]["OPTIONS"]["options"]
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
-        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_idem")}
-else:
-    # Writers queue on SQLite's lock instead of failing with "database is locked",
-    # for as long as a statement may take on PostgreSQL.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": DATABASE_STATEMENT_TIMEOUT,
-    }
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -212,11 +171,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Non-file request bodies stop at 2 MiB (413); photo files have their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-UPLOAD_MAX_BYTES = env_int(
-    "UPLOAD_MAX_BYTES",
-    10 * 1024 * 1024,
-    form="a whole number of bytes, such as 10485760",
-    minimum=1,
+UPLOAD_MAX_BYTES = env_count(
+    "UPLOAD_MAX_BYTES", 10 * 1024 * 1024, "bytes, such as 10485760"
 )
 FILE_UPLOAD_HANDLERS = ["uploads.upload_handlers.HashingUploadHandler"]
 
@@ -234,9 +190,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Seconds a mail server may take to answer before the attempt fails and is retried.
-EMAIL_TIMEOUT = env_int(
-    "EMAIL_TIMEOUT", 10, form="a whole number of seconds, 1 or more", minimum=1
-)
+EMAIL_TIMEOUT = env_whole_seconds("EMAIL_TIMEOUT", 10)
 
 # Without CELERY_BROKER_URL, one machine's processes share kombu's filesystem
 # transport under VAR_DIR.
@@ -254,14 +208,7 @@ PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "outbox.relay",
-        "schedule": float(
-            env_int(
-                "OUTBOX_RELAY_INTERVAL",
-                15,
-                form="a whole number of seconds, 1 or more",
-                minimum=1,
-            )
-        ),
+        "schedule": float(env_whole_seconds("OUTBOX_RELAY_INTERVAL", 15)),
     },
     "idempotency-purge": {
         "task": "idempotency.purge_expired_keys",
@@ -269,50 +216,29 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-_SECONDS = "a whole number of seconds, 1 or more"
 # Events and outgoing webhooks (docs/events.md).
 EVENTS = {
     "WEBHOOK_TIMEOUT": env_seconds("WEBHOOK_TIMEOUT", 10.0),
     "WEBHOOK_RETRY_MAX_INTERVAL": float(
-        env_int(
-            "WEBHOOK_RETRY_MAX_INTERVAL",
-            3600,
-            form="a whole number of seconds",
-            minimum=1,
-        )
+        env_whole_seconds("WEBHOOK_RETRY_MAX_INTERVAL", 3600)
     ),
     "WEBHOOK_RETRY_WINDOW": float(
-        env_int(
-            "WEBHOOK_RETRY_WINDOW",
-            3 * 24 * 60 * 60,
-            form="a whole number of seconds",
-            minimum=1,
-        )
+        env_whole_seconds("WEBHOOK_RETRY_WINDOW", 3 * 24 * 60 * 60)
     ),
     "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
 }
 
 OUTBOX = {
-    "RELAY_AFTER_SECONDS": env_int("OUTBOX_RELAY_AFTER", 5, form=_SECONDS, minimum=1),
-    "LEASE_SECONDS": env_int("OUTBOX_LEASE", 60, form=_SECONDS, minimum=1),
-    "GIVE_UP_AFTER_SECONDS": env_int(
-        "OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60, form=_SECONDS, minimum=1
-    ),
+    "RELAY_AFTER_SECONDS": env_whole_seconds("OUTBOX_RELAY_AFTER", 5),
+    "LEASE_SECONDS": env_whole_seconds("OUTBOX_LEASE", 60),
+    "GIVE_UP_AFTER_SECONDS": env_whole_seconds("OUTBOX_GIVE_UP_AFTER", 24 * 60 * 60),
 }
-# Processed-message records are kept at least as long as a message is retried.
-_LONGEST_RETRY_DAYS = -(-OUTBOX["GIVE_UP_AFTER_SECONDS"] // (24 * 60 * 60))
-OUTBOX["RETENTION_DAYS"] = env_int(
-    "OUTBOX_RETENTION_DAYS",
-    max(7, _LONGEST_RETRY_DAYS),
-    form=f"a whole number of days, {_LONGEST_RETRY_DAYS} or more "
-    "(the longest retry, OUTBOX_GIVE_UP_AFTER)",
-    minimum=_LONGEST_RETRY_DAYS,
+OUTBOX["RETENTION_DAYS"] = env_retention_days(
+    "OUTBOX_RETENTION_DAYS", longest_retry_seconds=OUTBOX["GIVE_UP_AFTER_SECONDS"]
 )
 
 IDEMPOTENCY = {
-    "TTL_SECONDS": env_int(
-        "IDEMPOTENCY_KEY_TTL", 24 * 60 * 60, form="a whole number of seconds", minimum=1
-    ),
+    "TTL_SECONDS": env_whole_seconds("IDEMPOTENCY_KEY_TTL", 24 * 60 * 60),
     "REQUIRED_PATH_PREFIXES": tuple(env_paths("IDEMPOTENCY_KEY_REQUIRED")),
 }
 

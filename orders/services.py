@@ -1,7 +1,7 @@
 """Workflows on orders that span more than one row: the re-import of a batch, the receipt."""
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,43 +98,54 @@ def _orders_insert(
         # concurrent transaction that inserted one of these client ids. So
         # after it, in a fresh READ COMMITTED snapshot, an order without events
         # is one this transaction inserted.
-        rows = (
-            Order.objects.filter(owner=owner, client_id__in=first)
-            .annotate(
-                recorded=Exists(
-                    OrderEvent.objects.filter(owner=owner, order=OuterRef("pk"))
-                )
-            )
-            .values_list(
-                "client_id",
-                "pk",
-                "product_id",
-                "quantity",
-                "created_at",
-                "recorded",
-                named=True,
-            )
-        )
-        orders = {row.client_id: row for row in rows}
+        orders = _orders_read(owner=owner, client_ids=first)
         created = {client_id for client_id in first if not orders[client_id].recorded}
-        OrderEvent.objects.bulk_create(
-            OrderEvent(
-                owner=owner,
-                order_id=orders[client_id].pk,
-                status=Order.Status.PENDING,
-                at=orders[client_id].created_at,
-            )
-            for client_id in first
-            if client_id in created
-        )
-        order_events_record(
-            changes=(
-                (owner.pk, orders[client_id].pk, Order.Status.PENDING, 1)
-                for client_id in first
-                if client_id in created
-            )
+        _creation_events_record(
+            owner=owner,
+            orders=[orders[client_id] for client_id in first if client_id in created],
         )
     return orders, created
+
+
+def _orders_read(*, owner: Any, client_ids: Iterable[str]) -> dict[str, Any]:
+    """Return the owner's orders of ``client_ids`` by client_id, each with ``recorded``.
+
+    ``recorded`` says whether the order has any event, its creation first.
+    """
+    rows = (
+        Order.objects.filter(owner=owner, client_id__in=client_ids)
+        .annotate(
+            recorded=Exists(
+                OrderEvent.objects.filter(owner=owner, order=OuterRef("pk"))
+            )
+        )
+        .values_list(
+            "client_id",
+            "pk",
+            "product_id",
+            "quantity",
+            "created_at",
+            "recorded",
+            named=True,
+        )
+    )
+    return {row.client_id: row for row in rows}
+
+
+def _creation_events_record(*, owner: Any, orders: list[Any]) -> None:
+    """Write the creation event and the ``order.created`` event of each new order."""
+    OrderEvent.objects.bulk_create(
+        OrderEvent(
+            owner=owner,
+            order_id=order.pk,
+            status=Order.Status.PENDING,
+            at=order.created_at,
+        )
+        for order in orders
+    )
+    order_events_record(
+        changes=((owner.pk, order.pk, Order.Status.PENDING, 1) for order in orders)
+    )
 
 
 def _import_results(

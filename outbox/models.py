@@ -158,7 +158,7 @@ class OutboxMessage(models.Model):
         max_length=16, choices=State.choices, default=State.PENDING
     )
     # Attempts started (counted before the work), attempts that ended with a
-    # result, and errors of no known class (outbox/services.py).
+    # result, and errors of no known class (outbox/delivery.py).
     attempts = models.PositiveIntegerField(default=0)
     finished_attempts = models.PositiveIntegerField(default=0)
     other_errors = models.PositiveIntegerField(default=0)

@@ -8,7 +8,9 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections
 
-from outbox.services import message_deliver, messages_relay, records_purge
+from outbox.broker import messages_relay
+from outbox.delivery import message_deliver
+from outbox.services import records_purge
 
 
 @shared_task(bind=True, name="outbox.deliver")

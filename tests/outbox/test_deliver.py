@@ -6,9 +6,10 @@ from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from outbox.delivery import message_deliver
 from outbox.mail import mail_message_id
 from outbox.models import OutboxMessage
-from outbox.services import message_deliver, messages_retry
+from outbox.services import messages_retry
 from tests.outbox.smtp import SmtpServer
 
 

@@ -10,8 +10,8 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from idem_project.celery import app
 from idempotency.models import IdempotencyKey
 from idempotency.tasks import purge_expired_keys_task
+from outbox.delivery import message_deliver
 from outbox.models import OutboxMessage
-from outbox.services import message_deliver
 from tests.idempotency.test_command import make_keys
 from tests.outbox.smtp import SmtpServer
 
