@@ -5,12 +5,12 @@ and dropped) and the local RabbitMQ (a virtual host of its own, deleted):
 
     .venv/bin/python bench/events.py [--database-url URL] [--quick]
 
-Throughput: 5,000 ``order.created`` events (2,000 with ``--quick``) are
-committed in batches while no relay runs, with a durable queue bound to
-``#`` on ``idem.events`` (so RabbitMQ confirms each once it has stored it);
-then one worker starts (``celery -A idem_project worker``, whose relay
-publishes them), and the rate is the events after its relay's first batch
-over the time from its first batch's ``published_at`` to its last.
+Throughput: with a durable queue bound to ``#`` on ``idem.events`` (so
+RabbitMQ confirms each once it has stored it) and a worker (``celery -A
+idem_project worker``) ready, 5,000 ``order.created`` events (2,000 with
+``--quick``) are committed in one transaction; the worker's relay publishes
+them, and the rate is the events after its first batch over the time from
+its first batch's ``published_at`` to its last.
 
 Latency: with a webhook endpoint on a local receiver that answers 200 at
 once, a worker with two pool processes and its idle relay (it polls every
@@ -67,6 +67,7 @@ def bound_queue(broker: Any) -> Any:
 
 
 def throughput(broker, count: int) -> float:  # noqa: ANN001
+    from django.db import transaction
     from django.db.models import Max, Min
 
     from events.models import Event
@@ -75,16 +76,19 @@ def throughput(broker, count: int) -> float:  # noqa: ANN001
     from tests.workers import CeleryWorker
 
     owner = make_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com")
-    for start in range(0, count, 1000):
-        orders_import(
-            owner=owner,
-            items=[
-                ImportItem(client_id=f"t-{n}", product_id=1, quantity=1)
-                for n in range(start, min(start + 1000, count))
-            ],
-        )
     worker = CeleryWorker(broker.url)
     try:
+        worker.wait_until_ready()
+        # One commit: the ready worker's relay finds every event at once.
+        with transaction.atomic():
+            for start in range(0, count, 1000):
+                orders_import(
+                    owner=owner,
+                    items=[
+                        ImportItem(client_id=f"t-{n}", product_id=1, quantity=1)
+                        for n in range(start, min(start + 1000, count))
+                    ],
+                )
         while Event.objects.filter(published_at__isnull=True).exists():
             time.sleep(0.2)
     finally:

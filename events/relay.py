@@ -70,32 +70,31 @@ def events_relay_once(*, publisher: EventPublisher) -> int:
 def events_unblocked() -> list[Event]:
     """Lock and return the oldest unpublished events no other relay holds an earlier one of.
 
-    The oldest unpublished events are read, then locked with ``SKIP
-    LOCKED``; those another relay locked are its batch. An event of ours
-    whose resource has an earlier event in another relay's batch stays
+    The oldest unpublished events are locked with ``SKIP LOCKED``; those
+    another relay locked are its batch. When older unpublished events than
+    the newest of ours exist that are not ours (one ``count`` tells), an
+    event of ours whose resource has an earlier one among them stays
     unpublished (it is taken once that batch is committed), so a resource's
     events are published in ``sequence`` order whatever the number of
     relays. Call it inside a transaction.
     """
-    candidates = list(
+    events = list(
         Event.objects.filter(published_at__isnull=True)
         .order_by("created_at")
-        .values_list("pk", "owner_id", "resource", "resource_id", "sequence")[
-            : events_settings.RELAY_BATCH_SIZE
-        ]
+        .select_for_update(skip_locked=True)[: events_settings.RELAY_BATCH_SIZE]
     )
-    if not candidates:
+    if not events:
         return []
-    events = list(
-        Event.objects.filter(
-            pk__in=[pk for pk, *_ in candidates], published_at__isnull=True
-        )
-        .order_by("created_at")
-        .select_for_update(skip_locked=True)
+    older = Event.objects.filter(
+        published_at__isnull=True, created_at__lte=events[-1].created_at
     )
+    if older.count() == len(events):
+        return events
     mine = {event.pk for event in events}
     held: dict[tuple[int, str, int], int] = {}
-    for pk, owner_id, resource, resource_id, sequence in candidates:
+    for pk, owner_id, resource, resource_id, sequence in older.values_list(
+        "pk", "owner_id", "resource", "resource_id", "sequence"
+    ):
         if pk not in mine:
             key = (owner_id, resource, resource_id)
             held[key] = min(sequence, held.get(key, sequence))
