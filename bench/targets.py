@@ -42,7 +42,7 @@ BATCH_COST = "per-item cost, 1,000 single creates / one 1,000-item batch"
 IMPORT_SECONDS = "import_orders, first run of the file, seconds"
 IMPORT_AGAIN = "import_orders, second run of the file, orders created"
 QUEUE_DEDUPE = "task under @idempotent / the effect alone, messages/s"
-EVENTS_PER_SECOND = "events published per second by one relay process"
+EVENTS_PER_SECOND = "events published per second by one relay"
 EVENT_P99 = "commit-to-publish p99 of an event, seconds"
 DELIVERY_P99 = "commit-to-delivery p99 of a webhook, seconds"
 

@@ -1,8 +1,11 @@
 """Events, the endpoints that want them, and one delivery per event and endpoint.
 
 Where the tables live once the database is distributed (Citus): events and
-deliveries hold a user's rows and are distributed by ``owner``; endpoints are
-the staff's configuration, a reference table.
+deliveries hold a user's rows and are distributed by ``owner``, co-located
+with the user's orders; endpoints are the staff's configuration, read by
+every delivery, a reference table. In PostgreSQL the primary keys of events
+and deliveries are ``(owner_id, id)`` and a delivery's foreign key to its
+event is ``(owner_id, event_id)`` (migration 0002).
 """
 
 import secrets
@@ -14,9 +17,13 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.citus import Distributed, Reference
+
 
 class Event(models.Model):
     """One change of a user's resource, written in the transaction of the change."""
+
+    distribution = Distributed(by="owner")
 
     class Type(models.TextChoices):
         USER_CREATED = "user.created"
@@ -77,6 +84,8 @@ def _new_secret() -> str:
 
 class WebhookEndpoint(models.Model):
     """A URL that receives the events of the types it wants, signed with its secret."""
+
+    distribution = Reference()
 
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)
@@ -166,6 +175,8 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
 class WebhookDelivery(models.Model):
     """One event to one endpoint: pending until delivered or failed."""
 
+    distribution = Distributed(by="owner")
+
     class State(models.TextChoices):
         PENDING = "pending"
         DELIVERED = "delivered"
@@ -177,7 +188,10 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    # The database's foreign key is (owner_id, event_id) -> (owner_id, id).
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     # The event's resource and sequence, so the order of a queue is one index away.
     resource = models.CharField(max_length=16)
     resource_id = models.BigIntegerField()

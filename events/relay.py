@@ -36,13 +36,13 @@ def events_relay_once(*, publisher: EventPublisher) -> int:
     relay that dies before the commit leaves them unpublished: they are
     published again (the consumer's de-duplication by ``message_id`` covers
     that window). Raise what ``publisher.publish`` raises.
+
+    Several relays (one in every worker) keep each resource's events in
+    ``sequence`` order on the broker: an event whose resource has an earlier
+    event locked by another relay is left for a later batch (events_unblocked).
     """
     with transaction.atomic():
-        events = list(
-            Event.objects.filter(published_at__isnull=True)
-            .order_by("created_at")
-            .select_for_update(skip_locked=True)[: events_settings.RELAY_BATCH_SIZE]
-        )
+        events = events_unblocked()
         if not events:
             return 0
         events_render(events)
@@ -65,6 +65,45 @@ def events_relay_once(*, publisher: EventPublisher) -> int:
             if endpoint.wants(event.type)
         )
     return len(events)
+
+
+def events_unblocked() -> list[Event]:
+    """Lock and return the oldest unpublished events no other relay holds an earlier one of.
+
+    The oldest unpublished events are locked with ``SKIP LOCKED``; those
+    another relay locked are its batch. When older unpublished events than
+    the newest of ours exist that are not ours (one ``count`` tells), an
+    event of ours whose resource has an earlier one among them stays
+    unpublished (it is taken once that batch is committed), so a resource's
+    events are published in ``sequence`` order whatever the number of
+    relays. Call it inside a transaction.
+    """
+    events = list(
+        Event.objects.filter(published_at__isnull=True)
+        .order_by("created_at")
+        .select_for_update(skip_locked=True)[: events_settings.RELAY_BATCH_SIZE]
+    )
+    if not events:
+        return []
+    older = Event.objects.filter(
+        published_at__isnull=True, created_at__lte=events[-1].created_at
+    )
+    if older.count() == len(events):
+        return events
+    mine = {event.pk for event in events}
+    held: dict[tuple[int, str, int], int] = {}
+    for pk, owner_id, resource, resource_id, sequence in older.values_list(
+        "pk", "owner_id", "resource", "resource_id", "sequence"
+    ):
+        if pk not in mine:
+            key = (owner_id, resource, resource_id)
+            held[key] = min(sequence, held.get(key, sequence))
+    return [
+        event
+        for event in events
+        if held.get((event.owner_id, event.resource, event.resource_id), event.sequence)
+        >= event.sequence
+    ]
 
 
 def events_render(events: list[Event]) -> None:

@@ -16,6 +16,7 @@ retries) waits for the broker's confirm: a message the broker did not take
 raises instead of being dropped without a trace.
 """
 
+import click
 from celery import Celery
 from celery.schedules import crontab
 
@@ -60,3 +61,14 @@ app.conf.beat_schedule = {
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.
 app.steps["consumer"].add("consumers.steps:PaymentEventsStep")
+# The events relay, inside every worker unless told otherwise
+# (docs/events.md#on-the-broker).
+app.steps["worker"].add("events.steps:EventsRelayStep")
+app.user_options["worker"].add(
+    click.Option(
+        ["--without-events-relay"],
+        is_flag=True,
+        default=False,
+        help="Do not run the events relay in this worker.",
+    )
+)

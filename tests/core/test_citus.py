@@ -184,8 +184,15 @@ class CitusTests(SimpleTestCase):
                 " WHERE citus_table_type = 'distributed' AND distribution_column = 'owner_id'"
             )
         )
-        self.assertIn("orders_order", rows)
+        for table in ("orders_order", "events_event", "events_webhookdelivery"):
+            self.assertIn(table, rows)
         self.assertEqual(len(set(rows.values())), 1, rows)
+        self.assertIn(
+            ("events_webhookendpoint", "reference"),
+            self.db.query(
+                "SELECT table_name::text, citus_table_type::text FROM citus_tables"
+            ),
+        )
 
     def test_racing_keyed_creates_make_one_order_and_one_key_then_a_replay(self):
         key, client_id = str(uuid.uuid4()), str(uuid.uuid4())

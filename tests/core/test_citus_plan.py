@@ -36,6 +36,9 @@ class PlanTests(TestCase):
         self.assertEqual(plans["idempotency_idempotencykey"].column, "owner_id")
         self.assertIsInstance(plans["accounts_user"].plan, Reference)
         self.assertIsInstance(plans["idem_cache"].plan, CoordinatorLocal)
+        self.assertEqual(plans["events_event"].column, "owner_id")
+        self.assertEqual(plans["events_webhookdelivery"].column, "owner_id")
+        self.assertIsInstance(plans["events_webhookendpoint"].plan, Reference)
 
     def test_plain_data_reads_as_the_same_plan(self):
         self.assertEqual(model_plan(IdempotencyKey), Distributed(by="owner_id"))

@@ -1,11 +1,13 @@
 import json
+import signal
 
 import kombu
 from django.test import TransactionTestCase
 
-from events.models import Event
+from events.models import Event, WebhookDelivery, WebhookEndpoint
 from tests.consumers.events import needs_rabbitmq_and_postgresql, publish
-from tests.events.processes import Relay
+from tests.events.processes import FAST_ENV, Relay
+from tests.events.receiver import Receiver
 from tests.servers import wait_for
 from tests.webhooks.deliveries import deliver, encode, make_order, payment_succeeded
 from tests.workers import Broker, CeleryWorker
@@ -75,3 +77,55 @@ class EventsOnTheBrokerTests(TransactionTestCase):
                 self.assertEqual(message.content_type, "application/json")
                 self.assertEqual(message.properties["delivery_mode"], 2)
         self.assertEqual(len({b["id"] for b in bodies}), 6)
+
+
+@needs_rabbitmq_and_postgresql
+class RelayInTheWorkerTests(TransactionTestCase):
+    """``celery -A idem_project worker`` alone publishes events and delivers webhooks."""
+
+    def setUp(self):
+        self.broker = Broker()
+        self.addCleanup(self.broker.delete)
+        self.conn = self.broker.connection()
+        self.addCleanup(self.conn.release)
+        self.queue = kombu.Queue(
+            "order-events", exchange=EXCHANGE, routing_key="order.*", durable=True
+        )(self.conn.default_channel)
+        self.queue.declare()
+        self.receiver = Receiver()
+        self.addCleanup(self.receiver.stop)
+
+    def test_a_worker_without_relay_events_publishes_and_delivers(self):
+        WebhookEndpoint.objects.create(url=self.receiver.url, events=["*"])
+        worker = CeleryWorker(self.broker.url, env=FAST_ENV)
+        self.addCleanup(worker.stop)
+        worker.wait_until_ready()
+        order = make_order(status="processing")
+        messages = []
+
+        def published():
+            while (message := self.queue.get()) is not None:
+                message.ack()
+                messages.append(json.loads(message.body))
+            return len(messages) >= 2
+
+        wait_for(published, 60, f"the order's events on the broker\n{worker.output()}")
+        self.assertEqual(
+            [(m["data"]["id"], m["sequence"], m["type"]) for m in messages],
+            [(order.pk, 1, "order.created"), (order.pk, 2, "order.processing")],
+        )
+        wait_for(
+            lambda: len(self.receiver.delivered()) == 2,
+            60,
+            f"two webhook deliveries\n{worker.output()}",
+        )
+        self.assertEqual([e["sequence"] for e in self.receiver.delivered()], [1, 2])
+        self.assertTrue(
+            all(d.state == "delivered" for d in WebhookDelivery.objects.all())
+        )
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(timeout=30)
+        output = worker.output(tail=100_000)
+        self.assertIn("Events relay started", output)
+        self.assertIn("Events relay stopped.", output)
+        self.assertNotIn("ERROR", output)

@@ -136,3 +136,7 @@ class ProcfileTests(SimpleTestCase):
         # and no process logged an error on the way out.
         self.assertNotIn("SIGKILL", output())
         self.assertNotIn("ERROR", output())
+        # One events relay, in the worker, stopped with it; none in the
+        # webhooks worker and no process of its own.
+        self.assertEqual(output().count("Events relay started"), 1, output())
+        self.assertIn("Events relay stopped.", output())
