@@ -2,14 +2,16 @@
 
 import re
 import time
+from statistics import median
 
+import citus as citus_db
 import keytable
 import pooler
 from report import Purge
 from scenarios import SCENARIOS, round_order, table_round_order
 from server import Server, manage
 from suite import Bench
-from targets import POOLERS, SERVERS
+from targets import CITUS, POOLERS, SERVERS
 from wrk import finish, start
 
 LIVE_FRACTION = 0.2
@@ -47,17 +49,49 @@ def pgbouncer(bench: Bench) -> None:
     """Keyed creates straight to PostgreSQL and through PgBouncer, 2 workers each."""
     through = pooler.start(bench.processes, bench.db.url, bench.raw / "pgbouncer")
     pooled = {"DATABASE_URL": through, "DATABASE_TRANSACTION_POOLING": "1"}
-    for phase, env in zip(POOLERS, ({}, pooled), strict=True):
+    pair(bench, dict(zip(POOLERS, ({}, pooled), strict=True)))
+
+
+def citus(bench: Bench) -> None:
+    """Keyed creates on plain PostgreSQL and on a fresh Citus database, 2 workers each."""
+    name = bench.db.name + "_citus"
+    url = citus_db.create(bench.options.citus, name)
+    try:
+        env = {**bench.env, "DATABASE_URL": url}
+        bench.say(f"citus: database {name} created; migrate and distribute")
+        for command in (["migrate", "--noinput"], ["citus_distribute"]):
+            manage(command, env=env, log=bench.raw / "citus-manage.log")
+        envs = dict(zip(CITUS, ({}, {"DATABASE_URL": url}), strict=True))
+        pair(bench, envs, apart=CITUS[1])
+    finally:
+        citus_db.drop(bench.options.citus, name)
+
+
+def pair(bench: Bench, envs: dict[str, dict[str, str]], apart: str = "") -> None:
+    """Keyed creates under gunicorn, 2 workers each, with each phase's ``envs``.
+
+    The phase ``apart`` has a database of its own, so it signs up its users.
+    """
+    for phase, env in envs.items():
         server = Server(
             bench.processes, {**bench.env, **env}, bench.raw / f"{phase}.log"
         )
         server.start(workers=2)
         bench.servers[phase] = server
-        bench.wrk(bench.load(SCENARIOS["keyed"], seconds=1), f"warm-up-{phase}", phase)
-    bench.say("pgbouncer: gunicorn direct and through PgBouncer, 2 workers each")
-    block = [(phase, "keyed") for phase in POOLERS]
+        if phase == apart:
+            bench.phase_tokens[phase] = bench.sign_up_all(server)
+        bench.wrk(
+            bench.load(SCENARIOS["keyed"], seconds=1, phase=phase),
+            f"warm-up-{phase}",
+            phase,
+        )
+    bench.say(f"{' and '.join(envs)}: gunicorn, 2 workers each")
+    block = [(phase, "keyed") for phase in envs]
     for number in range(bench.options.rounds):
         bench.run_block(block[::-1] if number % 2 else block, round_no=number + 1)
+    for phase in envs:
+        rates = [run.got.rps for run in bench.runs if run.phase == phase]
+        bench.say(f"{phase}: keyed create, median {median(rates):.1f} req/s")
     for server in bench.servers.values():
         bench.processes.stop(server.process)
     bench.servers.clear()

@@ -9,7 +9,9 @@ times the purge under load. It prints a summary and writes it, with every
 raw output, to bench/results/<time>/. Whatever it started is stopped, and
 its database dropped, on any exit. With ``--pgbouncer`` it runs, after the
 set-up, only keyed creates under gunicorn straight to PostgreSQL and through
-PgBouncer in transaction mode, 2 workers each, in interleaved rounds.
+PgBouncer in transaction mode, 2 workers each, in interleaved rounds; with
+``--citus URL`` (the coordinator's maintenance database) likewise on plain
+PostgreSQL and on a fresh Citus database, migrated and distributed, then dropped.
 """
 
 import argparse
@@ -56,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only keyed creates, direct and through PgBouncer (transaction mode)",
     )
+    parser.add_argument(
+        "--citus",
+        metavar="URL",
+        help="only keyed creates, on PostgreSQL and on a fresh database of this Citus coordinator",
+    )
     for flag, kind, default, text in FLAGS:
         parser.add_argument(flag, type=kind, default=default, help=text)
     options = parser.parse_args(argv)
@@ -99,10 +106,12 @@ def main(argv: list[str]) -> int:
         bench.setup()
         if options.pgbouncer:
             phases.pgbouncer(bench)
+        elif options.citus:
+            phases.citus(bench)
         else:
             phases.rounds(bench)
             phases.servers(bench)
-        if not (options.skip_table or options.pgbouncer):
+        if not (options.skip_table or options.pgbouncer or options.citus):
             outcome.fill, outcome.purge = phases.key_table(bench)
     except KeyboardInterrupt:
         failed = "interrupted"

@@ -48,6 +48,8 @@ class Bench:
         self.serial = 0
         self.wrk_path = wrk_path
         self.tokens: dict[str, str] = {}
+        # The tokens of phases whose server has a database of its own, by phase.
+        self.phase_tokens: dict[str, dict[str, str]] = {}
         self.fixtures: dict[str, dict[str, str]] = {}
         self.runs: list[Run] = []
 
@@ -58,23 +60,39 @@ class Bench:
         manage(["migrate", "--noinput"], env=self.env, log=self.raw / "manage.log")
         self.server.start(workers=self.options.workers)
         self.say(f"gunicorn: {self.options.workers} sync workers at {self.server.url}")
-        for role in ("orders", "photos", "contention"):
-            self.tokens[role] = self.sign_up(f"bench-{role}-{self.nonce}@example.com")
+        self.tokens = self.sign_up_all(self.server)
         self.make_fixtures(self.tokens["orders"])
         self.warm_up()
 
-    def post(self, path: str, body: dict, status: int, **headers: str) -> Any:
-        """POST ``body`` to the server; return its JSON reply, or raise BenchError."""
-        got, reply = call(self.server.port, "POST", path, body, **headers)
+    def post(
+        self,
+        path: str,
+        body: dict,
+        status: int,
+        server: Server | None = None,
+        **headers: str,
+    ) -> Any:
+        """POST ``body`` to ``server`` (the main one by default); return its JSON reply.
+
+        Raise BenchError when the status is not ``status``.
+        """
+        got, reply = call((server or self.server).port, "POST", path, body, **headers)
         if got != status:
             raise BenchError(f"POST {path}: {got}, not {status}: {reply!r}")
         return reply
 
-    def sign_up(self, email: str) -> str:
-        """Create a user through the API; return its token."""
+    def sign_up_all(self, server: Server) -> dict[str, str]:
+        """Create the bench users through ``server``'s API; return their tokens by role."""
+        return {
+            role: self.sign_up(f"bench-{role}-{self.nonce}@example.com", server)
+            for role in ("orders", "photos", "contention")
+        }
+
+    def sign_up(self, email: str, server: Server) -> str:
+        """Create a user through ``server``'s API; return its token."""
         body = {"email": email, "password": secrets.token_urlsafe(16)}
-        self.post("/api/users/", {**body, "name": "Bench"}, 201)
-        return self.post("/api/auth/token/", body, 200)["token"]
+        self.post("/api/users/", {**body, "name": "Bench"}, 201, server)
+        return self.post("/api/auth/token/", body, 200, server)["token"]
 
     def make_fixtures(self, token: str) -> None:
         """Create the order the retry and read reuse, and the key the replay reuses."""
@@ -115,7 +133,7 @@ class Bench:
         """Return the wrk run of ``scenario``; a connection a request in SERVERS."""
         self.serial += 1
         args = {
-            "token": self.tokens[scenario.account],
+            "token": self.phase_tokens.get(phase, self.tokens)[scenario.account],
             "nonce": f"{self.nonce}{self.serial}",
             "close": "1" if phase in SERVERS else "0",
             **SCRIPT_ARGS.get(scenario.name, {}),

@@ -19,6 +19,8 @@ SERVERS = ("uvicorn-2", "gunicorn-2")
 TABLES = ("table-full", "table-empty")
 # The phase of run.py --pgbouncer: the same keyed creates, direct and pooled.
 POOLERS = ("direct-2", "pgbouncer-2")
+# The phase of run.py --citus: the same keyed creates, on PostgreSQL and on Citus.
+CITUS = ("postgres-2", "citus-2")
 RATIOS = (
     Ratio("keyed create / create without key", "keyed", "baseline"),
     Ratio("replay / plain GET", "replay", "read"),
@@ -34,6 +36,7 @@ RATIOS = (
         "keyed",
         POOLERS[::-1],
     ),
+    Ratio("keyed create, Citus / PostgreSQL, 2 workers", "keyed", "keyed", CITUS[::-1]),
 )
 CONTENTION = "contention: 5xx replies and keys executed twice"
 PURGE_SECONDS = "purge of the expired keys under load, seconds"
