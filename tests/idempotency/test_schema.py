@@ -18,6 +18,15 @@ def served_schema():
     return response.status_code, response.json()
 
 
+# Their answers hold a secret (a token, an endpoint's signing secret), which
+# no stored reply may hold: they are exempt from the key layer.
+OUTSIDE_THE_LAYER = {
+    "/api/auth/token/",
+    "/api/webhook-endpoints/",
+    "/api/webhook-endpoints/{id}/",
+}
+
+
 def operations(schema):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
@@ -42,7 +51,7 @@ class SchemaTests(TestCase):
         return [
             (path, method, op)
             for path, method, op in operations(self.schema)
-            if method in UNSAFE and path != "/api/auth/token/"
+            if method in UNSAFE and path not in OUTSIDE_THE_LAYER
         ]
 
     def test_the_schema_is_served_and_valid_openapi(self):

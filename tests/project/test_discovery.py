@@ -10,7 +10,9 @@ class DiscoveryTests(TestCase):
     def test_api_root_is_open_to_anyone_and_lists_the_resources(self):
         response = APIClient().get("/api/", HTTP_ACCEPT="application/json")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(set(response.json()), {"users", "photos", "orders"})
+        self.assertEqual(
+            set(response.json()), {"users", "photos", "orders", "webhook-endpoints"}
+        )
 
     def test_api_root_in_a_browser_is_the_browsable_api_with_a_login_link(self):
         response = APIClient().get("/api/", HTTP_ACCEPT="text/html")
