@@ -1,5 +1,6 @@
 """Start-up: load the settings, or stop with one line naming the variable at fault."""
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -27,11 +28,11 @@ def settings_or_exit(*, exit_code: int = 1) -> Any:
 
     try:
         settings.INSTALLED_APPS  # noqa: B018  imports the settings module
+        share_metrics_directory(settings.VAR_DIR / "metrics")
     except EnvironmentValueError as exc:
         sys.stderr.write(f"{exc}\n")
         sys.stderr.flush()
         raise SystemExit(exit_code) from None
-    share_metrics_directory(settings.VAR_DIR / "metrics")
     return settings
 
 
@@ -46,9 +47,17 @@ def share_metrics_directory(default: Path) -> None:
     imports it. The directory is never emptied, since other processes may
     be writing to it; the files of processes that ended keep their counts
     in the sums, and only their live gauges are dropped here.
+
+    Raise EnvironmentValueError when the directory cannot be written.
     """
     directory = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(default)))
-    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # reported below
+        directory.mkdir(parents=True, exist_ok=True)
+    if not (directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)):
+        raise EnvironmentValueError(
+            "PROMETHEUS_MULTIPROC_DIR: expected a writable directory "
+            f"(default VAR_DIR/metrics), got '{directory}'"
+        )
     # Imported only now that the variable is set.
     from prometheus_client import multiprocess
 
