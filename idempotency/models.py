@@ -13,11 +13,11 @@ class IdempotencyKeyQuerySet(models.QuerySet["IdempotencyKey"]):
     """Queries on idempotency keys."""
 
     def expired(self, now: datetime | None = None) -> "IdempotencyKeyQuerySet":
-        """Return the keys whose time to live is over at ``now`` (default: the database's now)."""
+        """Return the keys expired at ``now`` (default: the database's now)."""
         return self.filter(expires_at__lte=now or Now())
 
     def unexpired(self, now: datetime | None = None) -> "IdempotencyKeyQuerySet":
-        """Return the keys still alive at ``now`` (default: the database's now)."""
+        """Return the keys alive at ``now`` (default: the database's now)."""
         return self.filter(expires_at__gt=now or Now())
 
     def for_owner(self, owner: int, scope: str = "") -> "IdempotencyKeyQuerySet":

@@ -195,10 +195,10 @@ def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found |
     the unique index until the first transaction ends. The read tells whether
     this transaction holds the lock, which allows it to take over an expired
     or abandoned row. The row expires ``ttl_seconds`` after the database's
-    now, and is expired when the database's now has reached that. On Citus the lock is a statement of its own on the
-    coordinator, before the insert, which is tried only when the lock was
-    free. On SQLite writers are serialised by the database lock: no other
-    transaction can be in flight.
+    now, and is expired once the database's now reaches that. On Citus the
+    lock is a statement of its own on the coordinator, before the insert,
+    which is tried only when the lock was free. On SQLite writers are
+    serialised by the database lock: no other transaction can be in flight.
     """
     connection = connections[using]
     values = [

@@ -152,6 +152,8 @@ def purge_expired(
 ) -> int:
     """Delete expired keys, ``batch_size`` rows at most per transaction; return how many.
 
+    Expired means at ``now``, by default the database's now.
+
     With ``dry_run`` return how many would be deleted and delete nothing. Rows
     locked by a request that is taking over an expired key are skipped.
 
