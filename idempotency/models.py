@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from idempotency.records import principal_name
@@ -12,12 +13,12 @@ class IdempotencyKeyQuerySet(models.QuerySet["IdempotencyKey"]):
     """Queries on idempotency keys."""
 
     def expired(self, now: datetime | None = None) -> "IdempotencyKeyQuerySet":
-        """Return the keys whose time to live is over at ``now`` (default: now)."""
-        return self.filter(expires_at__lte=now or timezone.now())
+        """Return the keys expired at ``now`` (default: the database's now)."""
+        return self.filter(expires_at__lte=now or Now())
 
     def unexpired(self, now: datetime | None = None) -> "IdempotencyKeyQuerySet":
-        """Return the keys still alive at ``now`` (default: now)."""
-        return self.filter(expires_at__gt=now or timezone.now())
+        """Return the keys alive at ``now`` (default: the database's now)."""
+        return self.filter(expires_at__gt=now or Now())
 
     def for_owner(self, owner: int, scope: str = "") -> "IdempotencyKeyQuerySet":
         """Return the keys of one owner (a user's id, 0 for anonymous) in ``scope``."""

@@ -16,7 +16,6 @@ so whatever the connection's options say (``server_side_binding``,
 """
 
 import hashlib
-from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connections
@@ -140,7 +139,15 @@ def _statements_build(using: str) -> _Statements:
 
     table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     columns = ", ".join(quote(f) for f in _CLAIM_FIELDS)
-    placeholders = ", ".join(["%s"] * len(_CLAIM_FIELDS))
+    # created_at and expires_at are the database's time, never the host's:
+    # every host's keys expire by one clock.
+    if connection.vendor == "postgresql":
+        now = "statement_timestamp()"
+        later = f"{now} + make_interval(secs => %s)"
+    else:
+        now = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+        later = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', %s || ' seconds')"
+    placeholders = ", ".join(["%s"] * (len(_CLAIM_FIELDS) - 2) + [now, later])
     found = ", ".join(f"k.{quote(f)}" for f in _FOUND_FIELDS)
     unique = f"{quote('owner_id')}, {quote('scope')}, {quote('key')}"
     where = (
@@ -160,7 +167,7 @@ def _statements_build(using: str) -> _Statements:
         f" ON CONFLICT ({unique}) DO NOTHING RETURNING {quote('id')}"
     )
     find = (
-        f"SELECT {found}, k.{quote('expires_at')} <= %s, {lock_held}"  # noqa: S608  identifiers only
+        f"SELECT {found}, k.{quote('expires_at')} <= {now}, {lock_held}"  # noqa: S608  identifiers only
         f" FROM {table} k WHERE {where}"
     )
     assignments = ", ".join(f"{quote(f)} = %s" for f in _COMPLETE_FIELDS)
@@ -174,9 +181,7 @@ def _statements_build(using: str) -> _Statements:
     )
 
 
-def insert_or_find(
-    using: str, attempt: Attempt, *, now: datetime, expires_at: datetime
-) -> Found | None:
+def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found | None:
     """Insert the key's row unless it exists; return what was found, or None.
 
     A fresh key costs one statement, ``INSERT ... ON CONFLICT DO NOTHING
@@ -189,13 +194,13 @@ def insert_or_find(
     duplicate holds the lock, so it is detected at once instead of blocking on
     the unique index until the first transaction ends. The read tells whether
     this transaction holds the lock, which allows it to take over an expired
-    or abandoned row. On Citus the lock is a statement of its own on the
-    coordinator, before the insert, which is tried only when the lock was
-    free. On SQLite writers are serialised by the database lock: no other
-    transaction can be in flight.
+    or abandoned row. The row expires ``ttl_seconds`` after the database's
+    now, and is expired once the database's now reaches that. On Citus the
+    lock is a statement of its own on the coordinator, before the insert,
+    which is tried only when the lock was free. On SQLite writers are
+    serialised by the database lock: no other transaction can be in flight.
     """
     connection = connections[using]
-    adapt = connection.ops.adapt_datetimefield_value
     values = [
         attempt.owner,
         attempt.scope,
@@ -207,10 +212,9 @@ def insert_or_find(
         b"",
         "",
         "",
-        adapt(now),
-        adapt(expires_at),
+        ttl_seconds,
     ]
-    find_params = [adapt(now)]
+    find_params = []
     sql = _statements(using)
     locked = True
     with connection.cursor() as cursor:

@@ -8,9 +8,9 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import DateTimeField, ExpressionWrapper, Max, Min, Q
+from django.db.models.functions import Now
 from django.db.transaction import TransactionManagementError
-from django.utils import timezone
 
 from idempotency import sql
 from idempotency.conf import idempotency_settings
@@ -32,10 +32,15 @@ def _reply(found: Found) -> Reply:
     return Reply(status=found.status_code or 200, body=found.body, headers=headers)
 
 
-def _take_over(
-    found: Found, attempt: Attempt, *, now: datetime, expires_at: datetime
-) -> bool:
-    """Reuse an expired or abandoned row for ``attempt``; return whether it was."""
+def _take_over(found: Found, attempt: Attempt, *, ttl_seconds: int) -> bool:
+    """Reuse an expired or abandoned row for ``attempt``; return whether it was.
+
+    Expiry is on the database's clock (``Now()``), as in ``sql.insert_or_find``.
+    """
+    now = Now()
+    expires_at = ExpressionWrapper(
+        now + timedelta(seconds=ttl_seconds), output_field=DateTimeField()
+    )
     return bool(
         IdempotencyKey.objects.filter(owner_id=attempt.owner, pk=found.pk)
         .filter(Q(expires_at__lte=now) | ~Q(state=IdempotencyKey.State.COMPLETED))
@@ -62,9 +67,7 @@ def _try_claim(
     Not settled: another transaction holds the key, ask again later. Raise
     KeyMismatch when the key was used with another fingerprint.
     """
-    now = timezone.now()
-    expires_at = now + timedelta(seconds=ttl_seconds)
-    found = sql.insert_or_find(using, attempt, now=now, expires_at=expires_at)
+    found = sql.insert_or_find(using, attempt, ttl_seconds=ttl_seconds)
     if found is None:
         return False, None
     if found.claimed:
@@ -76,9 +79,7 @@ def _try_claim(
     # Expired, or left incomplete by a transaction that committed without
     # recording; with the advisory lock no one else is working on it. A
     # take-over that updates nothing met the purge: look again.
-    taken = found.lock_held and _take_over(
-        found, attempt, now=now, expires_at=expires_at
-    )
+    taken = found.lock_held and _take_over(found, attempt, ttl_seconds=ttl_seconds)
     return taken, None
 
 
@@ -151,6 +152,8 @@ def purge_expired(
 ) -> int:
     """Delete expired keys, ``batch_size`` rows at most per transaction; return how many.
 
+    Expired means at ``now``, by default the database's now.
+
     With ``dry_run`` return how many would be deleted and delete nothing. Rows
     locked by a request that is taking over an expired key are skipped.
 
@@ -164,7 +167,6 @@ def purge_expired(
     shard at a time, a batch does not skip locked rows: it waits for them,
     and a key that a request took over in the meantime is no longer expired.
     """
-    now = now or timezone.now()
     batch_size = batch_size or idempotency_settings.PURGE_BATCH_SIZE
     if pause_factor is None:
         pause_factor = idempotency_settings.PURGE_PAUSE_FACTOR

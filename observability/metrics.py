@@ -24,6 +24,9 @@ HTTP_RESPONSES = Counter(
     ["method", "status"],
 )
 
+#: Shown on /metrics before their first count, in every mode.
+COUNTERS = (OUTBOX_MESSAGES, CONSUMED_MESSAGES, HTTP_RESPONSES)
+
 # Any other method is counted as "other", so a client cannot add label values.
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 

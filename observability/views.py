@@ -1,7 +1,9 @@
 """``/metrics`` for Prometheus, from allowed addresses only, and ``/healthz``."""
 
 import ipaddress
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from observability.gauges import DatabaseGauges
 from observability.health import healthy
-from observability.metrics import SCRAPE_TIME_COLLECTORS
+from observability.metrics import COUNTERS, SCRAPE_TIME_COLLECTORS
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -46,11 +48,35 @@ class _ProcessRegistry(Collector):
         yield from REGISTRY.collect()
 
 
+class _FilesCollector(multiprocess.MultiProcessCollector):
+    """Every process's values in ``PROMETHEUS_MULTIPROC_DIR``, without half-made files.
+
+    A process creates its file empty, then sizes it: a scrape at that moment
+    would fail on the empty file. Such a file holds no value yet; it is left
+    out of this scrape. A counter no process has counted yet is shown
+    without samples, as in one process.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        files = []
+        for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+            try:
+                if path.stat().st_size >= 8:
+                    files.append(str(path))
+            except FileNotFoundError:
+                continue  # a live gauge of a process that just ended
+        merged = list(self.merge(files, accumulate=True))
+        names = {family.name for family in merged}
+        for counter in COUNTERS:
+            merged += [f for f in counter.describe() if f.name not in names]
+        return merged
+
+
 def _registry(multiprocess_mode: bool) -> CollectorRegistry:
     """Return the registry /metrics shows: the counters, then the database gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode:
-        multiprocess.MultiProcessCollector(registry)
+        _FilesCollector(registry)
         # In one process these are in REGISTRY already.
         for collector in SCRAPE_TIME_COLLECTORS:
             registry.register(collector)

@@ -35,6 +35,16 @@ def database_url():
     return f"postgres://{credentials}@{host}:{port}/{quote(db['NAME'])}"
 
 
+def environment(values):
+    """Return this process's environment for a child, with ``values`` on top.
+
+    Without a ``PROMETHEUS_MULTIPROC_DIR`` of its own the child uses the one
+    under its VAR_DIR, not the test process's.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return {**inherited, **values}
+
+
 def children_of(pid):
     """Return the pids whose parent is ``pid`` (gunicorn's workers)."""
     children = []
@@ -65,21 +75,25 @@ class Gunicorn:
     def __init__(self, workers=4, env=None):
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  closed by stop()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DATABASE_POOL_SIZE": "2",
-            "DEBUG": "0",
-            # DEBUG=0 refuses the development secrets.
-            "SECRET_KEY": SERVER_SECRET_KEY,
-            "WEBHOOK_SECRET": SERVER_WEBHOOK_SECRET,
-            "SECURE_COOKIES": "0",
-            # libpq names the server's connections, so a test can find them.
-            "PGAPPNAME": SERVER_APPLICATION_NAME,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            **(env or {}),
-        }
+        # Its metrics directory and broker folder are its own (VAR_DIR).
+        self.var_dir = tempfile.TemporaryDirectory()
+        env = environment(
+            {
+                "VAR_DIR": self.var_dir.name,
+                "DATABASE_URL": database_url(),
+                "DATABASE_POOL_SIZE": "2",
+                "DEBUG": "0",
+                # DEBUG=0 refuses the development secrets.
+                "SECRET_KEY": SERVER_SECRET_KEY,
+                "WEBHOOK_SECRET": SERVER_WEBHOOK_SECRET,
+                "SECURE_COOKIES": "0",
+                # libpq names the server's connections, so a test can find them.
+                "PGAPPNAME": SERVER_APPLICATION_NAME,
+                "ALLOWED_HOSTS": "127.0.0.1",
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+                **(env or {}),
+            }
+        )
         self.process = subprocess.Popen(
             self.command(workers),
             cwd=settings.BASE_DIR,
@@ -142,6 +156,7 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.log.close()
+        self.var_dir.cleanup()
 
     def output(self):
         self.log.seek(0)

@@ -19,7 +19,7 @@ import kombu
 import kombu.exceptions
 from django.conf import settings
 
-from tests.servers import children_of, database_url, wait_for
+from tests.servers import children_of, database_url, environment, wait_for
 
 
 def _rabbitmq_host():
@@ -96,15 +96,16 @@ class CeleryWorker:
         self.log = tempfile.NamedTemporaryFile(suffix=".log")  # noqa: SIM115  closed by stop()
         # The scheduler keeps its state under VAR_DIR: one of its own per worker.
         self.var_dir = tempfile.TemporaryDirectory()
-        env = {
-            **os.environ,
-            "VAR_DIR": self.var_dir.name,
-            "DATABASE_URL": database_url(),
-            "DATABASE_POOL_SIZE": "2",
-            "CELERY_BROKER_URL": broker_url,
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            **(env or {}),
-        }
+        env = environment(
+            {
+                "VAR_DIR": self.var_dir.name,
+                "DATABASE_URL": database_url(),
+                "DATABASE_POOL_SIZE": "2",
+                "CELERY_BROKER_URL": broker_url,
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+                **(env or {}),
+            }
+        )
         command = [
             *wrapper,
             sys.executable,

@@ -30,7 +30,10 @@ DRF_CODES = {
 # Variables in the table that something other than the settings reads, and
 # the text that reads them there.
 READ_ELSEWHERE = {
-    "PROMETHEUS_MULTIPROC_DIR": (BASE / "gunicorn.conf.py", "PROMETHEUS_MULTIPROC_DIR"),
+    "PROMETHEUS_MULTIPROC_DIR": (
+        BASE / "idem_project" / "startup.py",
+        '"PROMETHEUS_MULTIPROC_DIR"',
+    ),
     "DJANGO_SUPERUSER_EMAIL": (Path(createsuperuser.__file__), '"DJANGO_SUPERUSER_"'),
     "DJANGO_SUPERUSER_PASSWORD": (
         Path(createsuperuser.__file__),

@@ -1,9 +1,12 @@
 import json
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 from uuid import uuid4
 
+from django.conf import settings
 from django.test import TransactionTestCase
 from prometheus_client import multiprocess
 from rest_framework.authtoken.models import Token
@@ -33,13 +36,33 @@ class MetricsAcrossWorkersTests(TransactionTestCase):
         folder = tempfile.TemporaryDirectory()
         self.addCleanup(folder.cleanup)
         self.directory = Path(folder.name)
-        (self.directory / "stale.db").write_bytes(b"")  # emptied when gunicorn starts
+        self.earlier = self.earlier_process()
         self.server = Gunicorn(
             workers=4, env={"PROMETHEUS_MULTIPROC_DIR": str(self.directory)}
         )
         self.addCleanup(self.server.stop)
         self.server.wait_until_ready()
         self.token = Token.objects.create(user=make_user()).key
+
+    def earlier_process(self):
+        """Run a process that counts 5 creates and sets a live gauge, then ends."""
+        code = (
+            "from prometheus_client import Gauge\n"
+            "from idempotency.metrics import REQUESTS\n"
+            "REQUESTS.labels(outcome='created').inc(5)\n"
+            "Gauge('earlier', 'x', multiprocess_mode='livesum').set(1)\n"
+            "import os; print(os.getpid())\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PROMETHEUS_MULTIPROC_DIR": str(self.directory)},
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            check=True,
+            text=True,
+            timeout=60,
+        )
+        return int(done.stdout)
 
     def post_orders(self):
         def post():
@@ -64,6 +87,8 @@ class MetricsAcrossWorkersTests(TransactionTestCase):
         """Return each worker file's count of keyed creates, read apart from the others."""
         counts = {}
         for path in self.directory.glob("counter_*.db"):
+            if path.name == f"counter_{self.earlier}.db":
+                continue
             counts[path.name] = sum(
                 sample.value
                 for family in multiprocess.MultiProcessCollector.merge([str(path)])
@@ -73,8 +98,12 @@ class MetricsAcrossWorkersTests(TransactionTestCase):
             )
         return {name: count for name, count in counts.items() if count}
 
+    def test_an_earlier_process_keeps_its_counts_and_loses_its_live_gauges(self):
+        self.assertTrue((self.directory / f"counter_{self.earlier}.db").exists())
+        self.assertFalse(list(self.directory.glob("gauge_live*")))
+        self.assertEqual(created(scrape(self.server)), 5)
+
     def test_metrics_show_the_total_of_every_worker(self):
-        self.assertFalse((self.directory / "stale.db").exists())
         before = created(scrape(self.server))
         self.assertEqual(self.post_orders(), [201] * REQUESTS)
         self.assertEqual(created(scrape(self.server)) - before, REQUESTS)

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.test import SimpleTestCase
 
+from tests.observability.helpers import sample_value
 from tests.servers import children_of, free_port, wait_for
 
 
@@ -33,11 +34,18 @@ def descendants(pid):
 
 class ProcfileTests(SimpleTestCase):
     def test_web_worker_and_scheduler_send_the_welcome_mail_and_ctrl_c_stops_them(self):
+        """The web's /metrics counts the worker's mail with no metrics setting."""
         tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
         env = {
             key: value
             for key, value in os.environ.items()
-            if key not in {"CELERY_BROKER_URL", "DATABASE_URL", "DATABASE_TEST_NAME"}
+            if key
+            not in {
+                "CELERY_BROKER_URL",
+                "DATABASE_URL",
+                "DATABASE_TEST_NAME",
+                "PROMETHEUS_MULTIPROC_DIR",
+            }
         }
         env.update(
             {
@@ -122,6 +130,17 @@ class ProcfileTests(SimpleTestCase):
 
         wait_for(welcome_written, timeout=120, what=f"the welcome mail\n{output()}")
         self.assertEqual(len(list((tmp / "mail").iterdir())), 1)
+
+        def sent_in_the_webs_metrics():
+            # The worker counts the mail; the web's /metrics shows it.
+            url = f"http://127.0.0.1:{port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                text = response.read().decode()
+            labels = {"topic": "mail.welcome", "outcome": "sent"}
+            return sample_value(text, "outbox_messages_total", **labels) == 1
+
+        wait_for(sent_in_the_webs_metrics, timeout=30, what="the sent mail counted")
+        self.assertTrue((tmp / "var" / "metrics").is_dir())
         self.assertIn("beat: Starting", output())
 
         # Ctrl-C in a terminal signals the foreground process group: honcho's.

@@ -27,6 +27,7 @@ VARIABLES = (
     "DATABASE_TRANSACTION_POOLING",
     "DATABASE_MAX_PROCESSES",
     "DATABASE_SERVER_SIDE_BINDING",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 PRODUCTION = {
     "DEBUG": "0",
@@ -90,6 +91,14 @@ class WrongEnvironmentValueTests(SimpleTestCase):
             "DATABASE_URL",
         )
         self.assertNotIn("hunter2", line)
+
+    def test_a_metrics_directory_that_cannot_be_made_is_named(self):
+        with tempfile.NamedTemporaryFile() as file:
+            line = self.assert_one_line(
+                manage("check", PROMETHEUS_MULTIPROC_DIR=f"{file.name}/metrics"),
+                "PROMETHEUS_MULTIPROC_DIR",
+            )
+        self.assertIn(file.name, line)
 
     def test_a_wrong_value_stops_gunicorn_before_any_worker_starts(self):
         result = run(
