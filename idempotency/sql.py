@@ -201,19 +201,7 @@ def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found |
     serialised by the database lock: no other transaction can be in flight.
     """
     connection = connections[using]
-    values = [
-        attempt.owner,
-        attempt.scope,
-        attempt.key,
-        attempt.method,
-        attempt.path,
-        attempt.fingerprint,
-        IdempotencyKey.State.IN_FLIGHT.value,
-        b"",
-        "",
-        "",
-        ttl_seconds,
-    ]
+    values = _claim_values(attempt, ttl_seconds=ttl_seconds)
     find_params = []
     sql = _statements(using)
     locked = True
@@ -235,6 +223,28 @@ def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found |
         row = cursor.fetchone()
     if row is None:
         return None
+    return _found(row, locked=locked)
+
+
+def _claim_values(attempt: Attempt, *, ttl_seconds: int) -> list:
+    """Return the claim's values, in ``_CLAIM_FIELDS``' order, then the lifetime."""
+    return [
+        attempt.owner,
+        attempt.scope,
+        attempt.key,
+        attempt.method,
+        attempt.path,
+        attempt.fingerprint,
+        IdempotencyKey.State.IN_FLIGHT.value,
+        b"",
+        "",
+        "",
+        ttl_seconds,
+    ]
+
+
+def _found(row: tuple, *, locked: bool) -> Found:
+    """Return the key's row read by the find statement as a ``Found``."""
     pk, fingerprint, state, status, body, content_type, location, expired, held = row
     return Found(
         claimed=False,
