@@ -36,10 +36,12 @@ def postgresql_options(
         },
         "connect_timeout": max(2, int(statement_timeout / 2)),
         "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
-        # With parameters bound on the server (Django's documented option, off by
-        # default), psycopg prepares a statement once a connection has run it 5
-        # times. Turn preparing off behind a pooler that cannot keep prepared
-        # statements (PgBouncer before 1.21 in transaction mode).
+        # With parameters bound on the server (Django's documented option, on
+        # unless behind a transaction pooler), psycopg prepares a statement once
+        # a connection has run it 5 times, so PostgreSQL stops parsing and
+        # planning the key layer's statements on every request. Turn preparing
+        # off behind a pooler that cannot keep prepared statements (PgBouncer
+        # before 1.21 in transaction mode).
         "server_side_binding": server_side_binding,
         "prepare_threshold": 5 if prepared_statements else None,
     }

@@ -117,7 +117,10 @@ DATABASES["default"] |= connection_settings(
     statement_timeout=DATABASE_STATEMENT_TIMEOUT,
     pool_size=DATABASE_POOL_SIZE,
     transaction_pooling=DATABASE_TRANSACTION_POOLING,
-    server_side_binding=env_bool("DATABASE_SERVER_SIDE_BINDING", False),
+    # On by default on direct PostgreSQL, off behind a transaction pooler.
+    server_side_binding=env_bool(
+        "DATABASE_SERVER_SIDE_BINDING", not DATABASE_TRANSACTION_POOLING
+    ),
     prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
     test_name=env_str("DATABASE_TEST_NAME", "test_idem"),
 )

@@ -56,6 +56,11 @@ class PoolingSettingsTests(SimpleTestCase):
         self.assertEqual(values["prepare_threshold"], 5)
         self.assertFalse(values["server_side_cursors_off"])
 
+    def test_off_parameters_are_bound_by_the_server_unless_turned_off(self):
+        self.assertTrue(self.read(DATABASE_URL=URL)["server_side_binding"])
+        values = self.read(DATABASE_URL=URL, DATABASE_SERVER_SIDE_BINDING="0")
+        self.assertFalse(values["server_side_binding"])
+
     def test_on_no_start_up_options_nothing_prepared_no_server_side_cursor(self):
         values = self.read(DATABASE_URL=URL, DATABASE_TRANSACTION_POOLING="1")
         self.assertIsNone(values["options"])
