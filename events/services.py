@@ -5,15 +5,18 @@ import random
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from events.broker import event_json
 from events.conf import events_settings
-from events.models import WebhookDelivery, WebhookEndpoint
+from events.models import Event, WebhookDelivery, WebhookEndpoint
 from events.relay import deliveries_dispatch, events_render
 from events.sending import Answer, webhook_post
+from outbox.conf import outbox_settings
+from outbox.models import db_now
+from outbox.services import rows_purge_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -160,3 +163,22 @@ def deliveries_retry(pks: list[int]) -> int:
         dispatched_at=None,
         leased_until=None,
     )
+
+
+def events_purge(*, dry_run: bool = False) -> int:
+    """Delete the events done with for OUTBOX_RETENTION_DAYS; return how many.
+
+    An event goes, with its deliveries, once it was published more than
+    OUTBOX_RETENTION_DAYS ago (on the database's clock) and every delivery
+    of it was delivered. An event with a pending or failed delivery stays,
+    so staff can still retry it. Paced batches, as the outbox's records
+    (``outbox.services.rows_purge_in_batches``).
+    """
+    cutoff = db_now(plus=-outbox_settings.RETENTION_DAYS * 24 * 60 * 60)
+    unfinished = WebhookDelivery.objects.filter(
+        owner_id=OuterRef("owner_id"), event_id=OuterRef("pk")
+    ).exclude(state=WebhookDelivery.State.DELIVERED)
+    rows = Event.objects.filter(published_at__lt=cutoff).filter(~Exists(unfinished))
+    if dry_run:
+        return rows.count()
+    return rows_purge_in_batches(rows)

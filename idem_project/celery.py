@@ -52,11 +52,13 @@ if app.conf.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
         **app.conf.broker_transport_options,
         "confirm_publish": True,
     }
-# Processed-message records past OUTBOX_RETENTION_DAYS, every hour in small
-# batches (outbox.services.records_purge).
+# Processed-message records and delivered events past OUTBOX_RETENTION_DAYS,
+# every hour in small batches (outbox.services.records_purge,
+# events.services.events_purge).
 app.conf.beat_schedule = {
     **app.conf.beat_schedule,
     "outbox-purge": {"task": "outbox.purge", "schedule": crontab(minute=45)},
+    "events-purge": {"task": "events.purge", "schedule": crontab(minute=50)},
 }
 app.autodiscover_tasks()
 # The payment-events queue's consumer, inside every worker.

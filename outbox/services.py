@@ -132,11 +132,16 @@ def records_purge(*, dry_run: bool = False) -> dict[str, int]:
     }
     if dry_run:
         return {name: rows.count() for name, rows in sets.items()}
-    return {name: _purge_in_batches(rows) for name, rows in sets.items()}
+    return {name: rows_purge_in_batches(rows) for name, rows in sets.items()}
 
 
-def _purge_in_batches(rows: QuerySet[Any]) -> int:
-    """Delete ``rows`` a batch at a time, pausing after each; return how many."""
+def rows_purge_in_batches(rows: QuerySet[Any]) -> int:
+    """Delete ``rows`` a batch at a time, pausing after each; return how many.
+
+    A batch of PURGE_BATCH_SIZE rows is one transaction (with the rows that
+    cascade from them); the pause after it is PURGE_PAUSE_FACTOR times as
+    long as it took. The count is of ``rows``' model only.
+    """
     size = outbox_settings.PURGE_BATCH_SIZE
     deleted = 0
     while True:
@@ -144,7 +149,8 @@ def _purge_in_batches(rows: QuerySet[Any]) -> int:
         pks = list(rows.order_by().values_list("pk", flat=True)[:size])
         if not pks:
             return deleted
-        deleted += rows.model.objects.filter(pk__in=pks).delete()[0]
+        _, per_model = rows.model.objects.filter(pk__in=pks).delete()
+        deleted += per_model.get(rows.model._meta.label, 0)
         if len(pks) < size:
             return deleted
         time.sleep((time.monotonic() - started) * outbox_settings.PURGE_PAUSE_FACTOR)
