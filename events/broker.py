@@ -34,7 +34,11 @@ class EventPublisher:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self.connection: kombu.Connection = current_app.connection_for_write(url)
+        # Without the app's confirm_publish, which would wait for each message
+        # in turn: a batch's confirms are awaited together (publish()).
+        self.connection: kombu.Connection = current_app.connection_for_write(
+            url, transport_options={"confirm_publish": False}
+        )
         self.connection.ensure_connection(max_retries=1, timeout=5)
         self.exchange = kombu.Exchange(
             events_settings.EXCHANGE, type="topic", durable=True

@@ -2,9 +2,12 @@ import json
 import signal
 
 import kombu
+from celery import current_app
 from django.test import TransactionTestCase
 
+from events.broker import EventPublisher
 from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.relay import events_relay_once
 from tests.consumers.events import needs_rabbitmq_and_postgresql, publish
 from tests.events.processes import FAST_ENV, Relay
 from tests.events.receiver import Receiver
@@ -77,6 +80,23 @@ class EventsOnTheBrokerTests(TransactionTestCase):
                 self.assertEqual(message.content_type, "application/json")
                 self.assertEqual(message.properties["delivery_mode"], 2)
         self.assertEqual(len({b["id"] for b in bodies}), 6)
+
+    def test_a_batch_is_confirmed_together_not_one_message_at_a_time(self):
+        for _ in range(3):
+            make_order()
+        options = current_app.conf.broker_transport_options
+        current_app.conf.broker_transport_options = {
+            **options,
+            "confirm_publish": True,
+        }
+        self.addCleanup(setattr, current_app.conf, "broker_transport_options", options)
+        publisher = EventPublisher(self.broker.url)
+        self.addCleanup(publisher.close)
+        # kombu's confirm_publish would make each publish wait for its confirm.
+        self.assertIs(publisher.connection.transport_options["confirm_publish"], False)
+        self.assertTrue(publisher.confirms)
+        self.assertEqual(events_relay_once(publisher=publisher), 3)
+        self.assertEqual(len(self.received()), 3)
 
 
 @needs_rabbitmq_and_postgresql
