@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_MAX_INTERVAL": 3600.0,
     # Seconds after its creation at which a delivery that still fails is failed.
     "WEBHOOK_RETRY_WINDOW": 3 * 24 * 60 * 60.0,
+    # Attempts at one endpoint at once, at most: a slow endpoint holds no
+    # more of the webhooks worker's slots than this.
+    "WEBHOOK_ENDPOINT_CONCURRENCY": 2,
     # Call endpoints on loopback, private or link-local addresses (tests, development).
     "WEBHOOK_ALLOW_PRIVATE": False,
     # A delivery handed to the worker but not taken for this many seconds is

@@ -153,6 +153,21 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
             next_attempt_at__lte=now,
         )
 
+    def in_flight(
+        self, *, now: datetime, handed_over_after: datetime
+    ) -> "WebhookDeliveryQuerySet":
+        """Return the pending deliveries a worker holds, or was handed after ``handed_over_after``.
+
+        They are the attempts being made or about to be, which
+        WEBHOOK_ENDPOINT_CONCURRENCY counts per endpoint; one small index
+        holds every row that can match.
+        """
+        return (
+            self.pending()
+            .filter(Q(leased_until__isnull=False) | Q(dispatched_at__isnull=False))
+            .filter(Q(leased_until__gt=now) | Q(dispatched_at__gt=handed_over_after))
+        )
+
     def claim(self, pk: int, *, now: datetime, lease_seconds: float) -> bool:
         """Take the delivery for one attempt; return False when it is not to be made now.
 
@@ -226,6 +241,13 @@ class WebhookDelivery(models.Model):
                 fields=["endpoint", "resource", "resource_id", "sequence"],
                 condition=Q(state="pending"),
                 name="events_delivery_pending_idx",
+            ),
+            # The attempts in flight, counted per endpoint (in_flight).
+            models.Index(
+                fields=["endpoint"],
+                condition=Q(state="pending")
+                & (Q(leased_until__isnull=False) | Q(dispatched_at__isnull=False)),
+                name="events_delivery_in_flight_idx",
             ),
         ]
         ordering = ["-created_at", "-id"]

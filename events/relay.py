@@ -9,11 +9,11 @@ RELAY_POLL_INTERVAL.
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import DatabaseError, close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -146,22 +146,47 @@ def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
 
     A delivery handed over and not taken within REDISPATCH_AFTER seconds
     (a lost task) is handed over again; a worker ignores a task for a
-    delivery that is not due, held or done.
+    delivery that is not due, held or done. An endpoint gets no more than
+    WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight at once, so a slow one
+    holds no more than that many of the workers' slots.
     """
     now = timezone.now()
     stale = now - timedelta(seconds=events_settings.REDISPATCH_AFTER)
+    room = endpoints_room(now=now, handed_over_after=stale)
     due = WebhookDelivery.objects.due(now=now).filter(
         Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
     )
+    full = [endpoint for endpoint, free in room.items() if free <= 0]
+    if full:
+        due = due.exclude(endpoint_id__in=full)
     if extra is not None:
         due = due.filter(extra)
-    pks = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    cap = events_settings.WEBHOOK_ENDPOINT_CONCURRENCY
+    pks = []
+    for pk, endpoint in due.order_by("next_attempt_at").values_list(
+        "pk", "endpoint_id"
+    )[:limit]:
+        if room.setdefault(endpoint, cap) > 0:
+            room[endpoint] -= 1
+            pks.append(pk)
     if not pks:
         return 0
     WebhookDelivery.objects.filter(pk__in=pks).update(dispatched_at=now)
     for pk in pks:
         current_app.send_task(DELIVER_TASK, args=[pk], queue="webhooks")
     return len(pks)
+
+
+def endpoints_room(*, now: datetime, handed_over_after: datetime) -> dict[int, int]:
+    """Return how many more attempts each endpoint with some in flight may get now."""
+    cap = events_settings.WEBHOOK_ENDPOINT_CONCURRENCY
+    counts = (
+        WebhookDelivery.objects.in_flight(now=now, handed_over_after=handed_over_after)
+        .values("endpoint_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["endpoint_id"]: cap - row["n"] for row in counts}
 
 
 def relay_run(*, stop: threading.Event, url: str | None = None) -> None:

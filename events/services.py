@@ -4,7 +4,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -56,7 +56,8 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
     """Make one attempt of the delivery if it is due and first in its queue; return the outcome.
 
     Outcomes: ``skipped`` (not due, held by another worker, not first of its
-    resource at its endpoint, or done), ``delivered``, ``retried``,
+    resource at its endpoint, or done), ``deferred`` (the endpoint has
+    WEBHOOK_ENDPOINT_CONCURRENCY attempts held already), ``delivered``, ``retried``,
     ``failed`` (the retry window is over) and ``disabled`` (the endpoint
     answered 410 Gone and no longer receives anything). The claim and the
     record are single statements; no transaction is open while the
@@ -69,10 +70,9 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
             "A delivery attempt must not hold a transaction open during the call."
         )
     now = timezone.now()
-    if not WebhookDelivery.objects.claim(
-        delivery_id, now=now, lease_seconds=events_settings.lease_seconds
-    ):
-        return "skipped"
+    claimed = _claim_within_concurrency(delivery_id, now=now)
+    if claimed != "claimed":
+        return claimed
     delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(
         pk=delivery_id
     )
@@ -99,6 +99,37 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
         # The next event of this resource may go to this endpoint now.
         deliveries_dispatch(extra=_same_queue(delivery), limit=1)
     return outcome
+
+
+def _claim_within_concurrency(delivery_id: int, *, now: datetime) -> str:
+    """Claim the delivery unless its endpoint holds its most attempts already.
+
+    Return ``claimed``, ``skipped`` (see ``WebhookDeliveryQuerySet.claim``)
+    or ``deferred``: the endpoint has WEBHOOK_ENDPOINT_CONCURRENCY attempts
+    held, and the relay hands the delivery over again once it has room.
+    Claims at one endpoint take turns on its row for the count and the
+    claim, a transaction that ends before any endpoint is called.
+    """
+    endpoint = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("endpoint_id", flat=True)
+        .first()
+    )
+    if endpoint is None:
+        return "skipped"
+    with transaction.atomic():
+        list(WebhookEndpoint.objects.select_for_update().filter(pk=endpoint))
+        held = WebhookDelivery.objects.pending().filter(
+            endpoint_id=endpoint, leased_until__isnull=False, leased_until__gt=now
+        )
+        if held.count() >= events_settings.WEBHOOK_ENDPOINT_CONCURRENCY:
+            WebhookDelivery.objects.filter(pk=delivery_id).update(dispatched_at=None)
+            return "deferred"
+        if not WebhookDelivery.objects.claim(
+            delivery_id, now=now, lease_seconds=events_settings.lease_seconds
+        ):
+            return "skipped"
+    return "claimed"
 
 
 def _same_queue(delivery: WebhookDelivery) -> Q:

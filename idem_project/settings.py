@@ -228,6 +228,9 @@ EVENTS = {
     "WEBHOOK_RETRY_WINDOW": float(
         env_whole_seconds("WEBHOOK_RETRY_WINDOW", 3 * 24 * 60 * 60)
     ),
+    "WEBHOOK_ENDPOINT_CONCURRENCY": env_count(
+        "WEBHOOK_ENDPOINT_CONCURRENCY", 2, "attempts"
+    ),
     "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
 }
 

@@ -12,7 +12,8 @@ class Receiver:
     Modes: an integer status (200, 500, 410, 302), ``"hang"`` (answers after
     ``hang_seconds``), ``"drop"`` (closes the connection without answering).
     Every request answered is kept in ``requests`` as ``(headers, body)``,
-    with its status in ``statuses`` and its time in ``arrived``; ``started`` counts requests read.
+    with its status in ``statuses`` and its time in ``arrived``; ``started`` counts requests read,
+    ``most_at_once`` the most requests it held at one time.
     """
 
     def __init__(self, mode=200, hang_seconds=5.0):
@@ -22,11 +23,23 @@ class Receiver:
         self.statuses = []
         self.arrived = []
         self.started = 0
+        self.active = 0
+        self.most_at_once = 0
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                with receiver.lock:
+                    receiver.active += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver.active)
+                try:
+                    self.answer()
+                finally:
+                    with receiver.lock:
+                        receiver.active -= 1
+
+            def answer(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 mode = receiver.mode
                 with receiver.lock:

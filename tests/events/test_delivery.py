@@ -6,6 +6,8 @@ from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
 from events.models import Event, WebhookDelivery, WebhookEndpoint
+from events.relay import endpoints_room
+from events.services import delivery_attempt
 from events.signatures import verify_signature
 from tests.events.helpers import FAST, attempt_due, relay
 from tests.events.receiver import Receiver
@@ -139,6 +141,44 @@ class DeliveryTests(TransactionTestCase):
             list(dict.fromkeys(received)),
             [("order.created", order.pk), ("order.completed", order.pk)],
         )
+
+    def test_an_endpoint_holding_its_most_attempts_defers_the_next_and_only_its_own(
+        self,
+    ):
+        other = Receiver()
+        self.addCleanup(other.stop)
+        elsewhere = WebhookEndpoint.objects.create(url=other.url, events=["*"])
+        for _ in range(2):
+            make_order()
+        relay()
+        held, waiting = WebhookDelivery.objects.filter(endpoint=self.endpoint)
+        now = timezone.now()
+        WebhookDelivery.objects.filter(pk=held.pk).update(
+            leased_until=now + timedelta(seconds=60)
+        )
+        stale = now - timedelta(seconds=60)
+        with self.settings(EVENTS={**FAST, "WEBHOOK_ENDPOINT_CONCURRENCY": 1}):
+            self.assertEqual(
+                endpoints_room(now=now, handed_over_after=stale), {self.endpoint.pk: 0}
+            )
+            WebhookDelivery.objects.filter(pk=waiting.pk).update(dispatched_at=now)
+            self.assertEqual(delivery_attempt(delivery_id=waiting.pk), "deferred")
+            self.assertEqual(self.receiver.requests, [])
+            waiting.refresh_from_db()
+            self.assertEqual((waiting.attempts, waiting.dispatched_at), (0, None))
+            self.assertEqual(
+                {
+                    delivery_attempt(delivery_id=d.pk, dispatch_next=False)
+                    for d in WebhookDelivery.objects.filter(endpoint=elsewhere)
+                },
+                {"delivered"},
+            )
+            WebhookDelivery.objects.filter(pk=held.pk).update(leased_until=None)
+            self.assertEqual(
+                delivery_attempt(delivery_id=waiting.pk, dispatch_next=False),
+                "delivered",
+            )
+        self.assertEqual(len(other.requests), 2)
 
     def test_a_later_event_waits_while_an_earlier_one_is_unpublished(self):
         make_order(status="completed")

@@ -19,12 +19,14 @@ class WebhookWorkerTests(TransactionTestCase):
         self.broker = Broker()
         self.addCleanup(self.broker.delete)
 
-    def start(self, *, relays=1, concurrency=2):
-        worker = CeleryWorker(self.broker.url, concurrency=concurrency, env=FAST_ENV)
+    def start(self, *, relays=1, concurrency=2, env=None):
+        worker = CeleryWorker(
+            self.broker.url, concurrency=concurrency, env={**FAST_ENV, **(env or {})}
+        )
         self.addCleanup(worker.stop)
         worker.wait_until_ready()
         for _ in range(relays):
-            relay = Relay(self.broker.url)
+            relay = Relay(self.broker.url, env=env)
             self.addCleanup(relay.stop)
         return worker
 
@@ -91,3 +93,17 @@ class WebhookWorkerTests(TransactionTestCase):
         self.assertEqual(
             json.loads(receivers[0].requests[0][1])["type"], "order.created"
         )
+
+    def test_a_slow_endpoint_holds_at_most_its_concurrency_and_delays_no_other(self):
+        slow = self.receiver(mode="hang", hang_seconds=1.5)
+        fast = self.receiver()
+        for receiver in (slow, fast):
+            WebhookEndpoint.objects.create(url=receiver.url, events=["*"])
+        self.start(concurrency=3, env={"WEBHOOK_ENDPOINT_CONCURRENCY": "1"})
+        for _ in range(6):
+            make_order()
+        wait_for(lambda: len(fast.delivered()) == 6, 30, "the fast endpoint")
+        # Six 1.5 s answers one at a time: the slow endpoint is far from done.
+        self.assertLess(len(slow.delivered()), 6)
+        wait_for(lambda: len(slow.delivered()) == 6, 60, "the slow endpoint")
+        self.assertEqual((slow.most_at_once, fast.most_at_once), (1, 1))

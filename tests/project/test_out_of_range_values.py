@@ -19,6 +19,7 @@ OUT_OF_RANGE = (
     ("EMAIL_PORT", "70000", "a port number from 1 to 65535"),
     ("OUTBOX_RETENTION_DAYS", "0", "a whole number of days, 1 or more"),
     ("DATABASE_STATEMENT_TIMEOUT", "0", "a positive number of seconds"),
+    ("WEBHOOK_ENDPOINT_CONCURRENCY", "0", "a whole number of attempts"),
 )
 PROCESSES = {
     "web": [sys.executable, "-m", "gunicorn", "idem_project.wsgi", "-b"],
