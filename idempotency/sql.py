@@ -85,6 +85,8 @@ class _Statements(NamedTuple):
     find: str
     complete: str
     lock: str | None = None
+    # PostgreSQL without Citus: the lock, the claim and the read in one.
+    claim_or_find: str | None = None
 
 
 # Built once per database alias: the text depends on the vendor and on Citus.
@@ -176,16 +178,38 @@ def _statements_build(using: str) -> _Statements:
         f" WHERE {quote('owner_id')} = %s AND {quote('scope')} = %s"
         f" AND {quote('key')} = %s AND {quote('state')} = %s"
     )
+    claim_or_find = None
+    if connection.vendor == "postgresql" and not citus:
+        # One round trip for a fresh key and for a replay alike. The lock is
+        # taken once (a CTE with a volatile function runs once); the read
+        # runs only when nothing was inserted, on the statement's snapshot.
+        inserted = ", ".join(
+            ["true", quote("id"), *["NULL"] * len(_FOUND_FIELDS), "true"]
+        )
+        claim_or_find = (
+            f"WITH lock AS MATERIALIZED (SELECT {lock_held} AS held),"  # noqa: S608  identifiers only
+            f" claimed AS (INSERT INTO {table} ({columns})"
+            f" SELECT {placeholders} FROM lock WHERE lock.held"
+            f" ON CONFLICT ({unique}) DO NOTHING RETURNING {quote('id')})"
+            f" SELECT {inserted} FROM claimed UNION ALL"
+            f" SELECT false, {found}, k.{quote('expires_at')} <= {now}, lock.held"
+            f" FROM {table} k, lock WHERE {where} AND NOT EXISTS (SELECT FROM claimed)"
+        )
     return _Statements(
-        claim=claim, find=find, complete=complete, lock=_LOCK if citus else None
+        claim=claim,
+        find=find,
+        complete=complete,
+        lock=_LOCK if citus else None,
+        claim_or_find=claim_or_find,
     )
 
 
 def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found | None:
     """Insert the key's row unless it exists; return what was found, or None.
 
-    A fresh key costs one statement, ``INSERT ... ON CONFLICT DO NOTHING
-    RETURNING id``; a key already there costs a second one that reads its row.
+    On PostgreSQL a fresh key and a key already there cost one statement
+    each: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` and the read of
+    the row when nothing was inserted. Elsewhere the read is a second one.
     None means the key is in flight in another transaction (PostgreSQL only),
     or was committed after the read's snapshot: ask again.
 
@@ -205,6 +229,16 @@ def insert_or_find(using: str, attempt: Attempt, *, ttl_seconds: int) -> Found |
     find_params = []
     sql = _statements(using)
     locked = True
+    if sql.claim_or_find is not None:
+        params = [_lock_id(attempt), *values, attempt.owner, attempt.scope, attempt.key]
+        with connection.cursor() as cursor:
+            cursor.execute(sql.claim_or_find, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if row[0]:
+            return Found(claimed=True, pk=row[1])
+        return _found(row[1:], locked=True)
     with connection.cursor() as cursor:
         if sql.lock is not None:
             cursor.execute(sql.lock, [_lock_id(attempt)])

@@ -134,14 +134,17 @@ class ClaimTests(TestCase):
         self.assertEqual(len(queries), 1)
         self.assertIn("ON CONFLICT", queries[0]["sql"])
 
-    def test_a_replay_claim_is_two_statements(self):
+    def test_a_replay_claim_is_one_statement_on_postgresql_two_elsewhere(self):
         store.claim(attempt())
         store.record(attempt(), REPLY)
         with CaptureQueriesContext(connection) as queries:
-            store.claim(attempt())
-        self.assertEqual(len(queries), 2)
+            self.assertEqual(store.claim(attempt()), REPLY)
         self.assertIn("ON CONFLICT", queries[0]["sql"])
-        self.assertTrue(queries[1]["sql"].startswith("SELECT"))
+        if connection.vendor == "postgresql":
+            self.assertEqual(len(queries), 1)
+        else:
+            self.assertEqual(len(queries), 2)
+            self.assertTrue(queries[1]["sql"].startswith("SELECT"))
 
     def test_a_record_is_one_statement(self):
         store.claim(attempt())
