@@ -59,9 +59,9 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
     resource at its endpoint, or done), ``deferred`` (the endpoint has
     WEBHOOK_ENDPOINT_CONCURRENCY attempts held already), ``delivered``, ``retried``,
     ``failed`` (the retry window is over) and ``disabled`` (the endpoint
-    answered 410 Gone and no longer receives anything). The claim and the
-    record are single statements; no transaction is open while the
-    endpoint is called. Once it is delivered or failed, the next delivery
+    answered 410 Gone and no longer receives anything). The claim is a short
+    transaction and the record one statement; no transaction is open while
+    the endpoint is called. Once it is delivered or failed, the next delivery
     of its resource to the endpoint is handed over (unless not
     ``dispatch_next``). Raise TransactionManagementError inside a transaction.
     """
