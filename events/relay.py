@@ -12,11 +12,18 @@ import threading
 from datetime import datetime, timedelta
 
 from celery import current_app
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    close_old_connections,
+    connections,
+    router,
+    transaction,
+)
 from django.db.models import Count, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from core.distribute import citus_installed
 from events.broker import EventNotConfirmed, EventPublisher
 from events.conf import events_settings
 from events.models import Event, WebhookDelivery, WebhookEndpoint
@@ -77,11 +84,20 @@ def events_unblocked() -> list[Event]:
     unpublished (it is taken once that batch is committed), so a resource's
     events are published in ``sequence`` order whatever the number of
     relays. Call it inside a transaction.
+
+    On Citus, which cannot lock rows across shards, relays take turns
+    instead: the one that holds the relay's turn (relay_turn_take) reads the
+    oldest unpublished events, and the others publish nothing meanwhile.
     """
+    unpublished = Event.objects.filter(published_at__isnull=True).order_by("created_at")
+    if _events_span_shards():
+        if not relay_turn_take():
+            return []
+        return list(unpublished[: events_settings.RELAY_BATCH_SIZE])
     events = list(
-        Event.objects.filter(published_at__isnull=True)
-        .order_by("created_at")
-        .select_for_update(skip_locked=True)[: events_settings.RELAY_BATCH_SIZE]
+        unpublished.select_for_update(skip_locked=True)[
+            : events_settings.RELAY_BATCH_SIZE
+        ]
     )
     if not events:
         return []
@@ -104,6 +120,29 @@ def events_unblocked() -> list[Event]:
         if held.get((event.owner_id, event.resource, event.resource_id), event.sequence)
         >= event.sequence
     ]
+
+
+#: Whether each database alias is Citus, asked once per process.
+_SPANS_SHARDS: dict[str, bool] = {}
+#: The transaction-scoped advisory lock of the relay's turn on Citus.
+RELAY_TURN_LOCK = 0x6964656D5F72656C  # "idem_rel"
+
+
+def _events_span_shards() -> bool:
+    alias = router.db_for_write(Event)
+    if alias not in _SPANS_SHARDS:
+        _SPANS_SHARDS[alias] = citus_installed(connections[alias])
+    return _SPANS_SHARDS[alias]
+
+
+def relay_turn_take() -> bool:
+    """Take the relay's turn for this transaction, without waiting; return whether it was free.
+
+    An advisory lock on the coordinator, released at commit or rollback.
+    """
+    with connections[router.db_for_write(Event)].cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_TURN_LOCK])
+        return bool(cursor.fetchone()[0])
 
 
 def events_render(events: list[Event]) -> None:

@@ -294,3 +294,32 @@ class CitusTests(SimpleTestCase):
         self.assertEqual(purge.returncode, 0, purge.stderr)
         self.assertIn("Deleted 10 ", purge.stdout)
         self.assertEqual(self.count("idempotency_idempotencykey", "key", "old"), 0)
+
+    def test_events_are_relayed_delivered_within_the_endpoint_cap_and_purged(self):
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.core.citus_events"],
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": self.db.url,
+                "WEBHOOK_ALLOW_PRIVATE": "1",
+                "CELERY_BROKER_URL": "memory://",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual(
+            report,
+            {
+                "dispatched": 2,
+                "outcomes": ["delivered"] * 2,
+                "admin": [200, 200],
+                "received": 2,
+                "purged": 2,
+                "left": 0,
+            },
+        )
