@@ -203,3 +203,35 @@ def tables_distribute(
                 )
     changed = {p.table for p in todo}
     return [(p, p.table in changed) for p in _in_order(plans, keys)]
+
+
+#: The database default that lets one transaction modify a reference table
+#: after distributed rows (a user or an endpoint deleted with what cascades).
+SEQUENTIAL_MODIFY = "citus.multi_shard_modify_mode=sequential"
+
+
+def sequential_modify_default(connection: BaseDatabaseWrapper) -> bool:
+    """Make multi-shard modifications sequential in every new session; return whether it changed.
+
+    Citus refuses, in one transaction, a change to a reference table after a
+    change to many shards made in parallel, which is what Django's cascade
+    does when it deletes a user or a webhook endpoint: their rows on the
+    shards first, then the row itself. Sequential, one connection per node,
+    Citus allows it. Set as the database's default, so every process and
+    every pooled connection gets it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_db_role_setting s JOIN pg_database d"
+            " ON d.oid = s.setdatabase WHERE d.datname = current_database()"
+            " AND s.setrole = 0 AND %s = ANY(s.setconfig)",
+            [SEQUENTIAL_MODIFY],
+        )
+        if cursor.fetchone() is not None:
+            return False
+        cursor.execute("SELECT current_database()")
+        name = connection.ops.quote_name(cursor.fetchone()[0])
+        cursor.execute(
+            f"ALTER DATABASE {name} SET citus.multi_shard_modify_mode TO 'sequential'"
+        )
+    return True

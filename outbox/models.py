@@ -6,10 +6,10 @@ workers on hosts whose clocks differ agree on leases and ages.
 
 from datetime import timedelta
 
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce, Least, Now
 from django.utils import timezone
 
 from core.citus import Distributed
@@ -29,6 +29,18 @@ def db_now(*, plus: float = 0.0) -> Combinable:
     return ExpressionWrapper(
         Now() + timedelta(seconds=plus), output_field=DateTimeField()
     )
+
+
+def _earliest(field: str, now: Combinable, *, using: str) -> Combinable:
+    """Return ``field``, or ``now`` when it is NULL, as the database can say it.
+
+    On PostgreSQL ``LEAST``, which skips NULLs: Citus refuses a function of
+    the time inside ``COALESCE`` in an update of a distributed table.
+    Elsewhere ``LEAST`` would return NULL, so ``COALESCE``.
+    """
+    if connections[using].vendor == "postgresql":
+        return Least(field, now)
+    return Coalesce(field, now)
 
 
 class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
@@ -92,7 +104,9 @@ class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
                 leased_until=db_now(plus=lease_seconds),
                 attempts=F("attempts") + 1,
                 attempted_at=Now(),
-                first_attempt_at=Coalesce("first_attempt_at", Now()),
+                first_attempt_at=_earliest(
+                    "first_attempt_at", Now(), using=router.db_for_write(self.model)
+                ),
             )
         )
 

@@ -6,7 +6,9 @@ publishes them (kombu's in-memory broker) and creates their deliveries to a
 receiver in this process, which are handed over and attempted (the claim
 that keeps an endpoint within WEBHOOK_ENDPOINT_CONCURRENCY takes the
 endpoint's row lock on the reference table); the admin shows them to staff,
-and the purge deletes them once they are old.
+and the purge deletes them once they are old. Last, the user and the
+endpoint are deleted with what cascades from them (reference rows after
+rows on the shards, which needs sequential multi-shard modifications).
 """
 
 import json
@@ -62,13 +64,21 @@ def main():
             published_at=timezone.now() - timedelta(days=30)
         )
         purged = events_purge()
+        left = Event.objects.filter(owner=user).count()
+        Order.objects.get_or_create_by_client_id(
+            owner=user, client_id=str(uuid.uuid4()), product_id=1, quantity=1
+        )
+        relay()
+        user.delete()
+        endpoint.delete()
         report = {
             "dispatched": dispatched,
             "outcomes": outcomes,
             "admin": pages,
             "received": len(receiver.delivered()),
             "purged": purged,
-            "left": Event.objects.filter(owner=user).count(),
+            "left": left,
+            "deleted": not WebhookDelivery.objects.filter(owner_id=user.pk).exists(),
         }
     finally:
         receiver.stop()

@@ -14,17 +14,22 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.test import SimpleTestCase
 
 from tests.concurrency import run_together
-from tests.servers import SERVER_WEBHOOK_SECRET, Gunicorn
+from tests.consumers.events import publish
+from tests.events.receiver import Receiver
+from tests.servers import SERVER_WEBHOOK_SECRET, Gunicorn, wait_for
 from tests.webhooks.deliveries import signature
+from tests.workers import Broker, CeleryWorker, needs_rabbitmq
 
 CITUS_DATABASE_URL = os.environ.get("CITUS_DATABASE_URL", "")
 
@@ -173,6 +178,14 @@ class CitusTests(SimpleTestCase):
         self.assertEqual(self.first.returncode, 0, self.first.stderr)
         self.assertIn("orders_order: distributed by owner_id", self.first.stdout)
         self.assertIn("accounts_user: a reference table", self.first.stdout)
+        self.assertIn(
+            "database: multi-shard modifications sequential by default",
+            self.first.stdout,
+        )
+        self.assertIn(
+            "database: already multi-shard modifications sequential",
+            self.second.stdout,
+        )
         self.assertEqual(self.second.returncode, 0, self.second.stderr)
         self.assertIn(
             "orders_order: already distributed by owner_id", self.second.stdout
@@ -321,5 +334,92 @@ class CitusTests(SimpleTestCase):
                 "received": 2,
                 "purged": 2,
                 "left": 0,
+                "deleted": True,
             },
         )
+
+    @needs_rabbitmq
+    def test_a_worker_sends_the_mail_delivers_events_and_applies_queued_payments(self):
+        broker = Broker()
+        self.addCleanup(broker.delete)
+        receiver = Receiver()
+        self.addCleanup(receiver.stop)
+        mail = tempfile.TemporaryDirectory()
+        self.addCleanup(mail.cleanup)
+        endpoint = manage(
+            self.db.url,
+            "shell",
+            "-c",
+            "from events.models import WebhookEndpoint;"
+            f" WebhookEndpoint.objects.create(url={receiver.url!r}, events=['*'])",
+        )
+        self.assertEqual(endpoint.returncode, 0, endpoint.stderr)
+
+        def endpoint_delete():
+            deleted = manage(
+                self.db.url,
+                "shell",
+                "-c",
+                "from events.models import WebhookEndpoint;"
+                f" WebhookEndpoint.objects.filter(url={receiver.url!r}).delete()",
+            )
+            self.assertEqual(deleted.returncode, 0, deleted.stderr)
+
+        self.addCleanup(endpoint_delete)
+        worker = CeleryWorker(
+            broker.url,
+            concurrency=2,
+            env={
+                "DATABASE_URL": self.db.url,
+                "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                "EMAIL_FILE_PATH": mail.name,
+                "WEBHOOK_ALLOW_PRIVATE": "1",
+                "WEBHOOK_SECRET": SERVER_WEBHOOK_SECRET,
+            },
+        )
+        self.addCleanup(worker.stop)
+        worker.wait_until_ready()
+        client_id = str(uuid.uuid4())
+        _, _, order = self.request(
+            "/api/orders/",
+            {"client_id": client_id, "product_id": 1, "quantity": 1},
+            token=self.token,
+        )
+        event_id = f"evt-{uuid.uuid4()}"
+        body = json.dumps(
+            {
+                "id": event_id,
+                "type": "payment.succeeded",
+                "data": {"order_id": order["id"]},
+            }
+        ).encode()
+        with broker.connection() as conn:
+            publish(
+                conn,
+                body,
+                sig=signature(body, SERVER_WEBHOOK_SECRET),
+                times=2,
+            )
+        receipt = f"receipt:{order['id']}"
+
+        def done():
+            sent = self.db.query(
+                "SELECT count(*) FROM outbox_outboxmessage"
+                " WHERE dedupe_key = %s AND state = 'done'",
+                [receipt],
+            )
+            return sent == [(1,)] and any(
+                e["type"] == "order.completed" and e["data"]["id"] == order["id"]
+                for e in receiver.delivered()
+            )
+
+        wait_for(done, 60, f"the receipt and the event\n{worker.output()}")
+        self.assertEqual(self.count("webhooks_webhookevent", "event_id", event_id), 1)
+        types = [
+            e["type"] for e in receiver.delivered() if e["data"]["id"] == order["id"]
+        ]
+        self.assertEqual(
+            types, ["order.created", "order.processing", "order.completed"]
+        )
+        mails = "".join(path.read_text() for path in Path(mail.name).iterdir())
+        self.assertEqual(mails.count(f"Subject: Your Idem order #{order['id']} "), 1)

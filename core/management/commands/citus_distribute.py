@@ -6,7 +6,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from core.citus import PlanError, table_plans
-from core.distribute import NotCitus, PlanConflict, describe, tables_distribute
+from core.distribute import (
+    NotCitus,
+    PlanConflict,
+    describe,
+    sequential_modify_default,
+    tables_distribute,
+)
 
 
 class Command(BaseCommand):
@@ -26,8 +32,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, database: str, **options: Any) -> None:
+        connection = connections[database]
         try:
-            results = tables_distribute(connections[database], table_plans())
+            results = tables_distribute(connection, table_plans())
         except NotCitus as exc:
             raise CommandError(
                 f"{exc}: citus_distribute needs a Citus coordinator"
@@ -37,5 +44,10 @@ class Command(BaseCommand):
         for plan, changed in results:
             done = describe(plan) if changed else f"already {describe(plan)}"
             self.stdout.write(f"{plan.table}: {done}")
-        if not any(changed for _, changed in results):
+        sequential = sequential_modify_default(connection)
+        setting = "multi-shard modifications sequential by default"
+        self.stdout.write(
+            f"database: {setting}" if sequential else f"database: already {setting}"
+        )
+        if not sequential and not any(changed for _, changed in results):
             self.stdout.write("Nothing changed.")
