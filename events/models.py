@@ -255,3 +255,18 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} to endpoint {self.endpoint_id} ({self.state})"
+
+    @classmethod
+    def of(
+        cls, event: Event, endpoint: WebhookEndpoint, **fields: object
+    ) -> "WebhookDelivery":
+        """Return the (unsaved) delivery of ``event`` to ``endpoint``, in the event's queue."""
+        return cls(
+            owner_id=event.owner_id,
+            endpoint=endpoint,
+            event=event,
+            resource=event.resource,
+            resource_id=event.resource_id,
+            sequence=event.sequence,
+            **fields,
+        )

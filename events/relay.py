@@ -59,14 +59,7 @@ def events_relay_once(*, publisher: EventPublisher) -> int:
         )
         endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
         WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(
-                owner_id=event.owner_id,
-                endpoint=endpoint,
-                event=event,
-                resource=event.resource,
-                resource_id=event.resource_id,
-                sequence=event.sequence,
-            )
+            WebhookDelivery.of(event, endpoint)
             for event in events
             for endpoint in endpoints
             if endpoint.wants(event.type)

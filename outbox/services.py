@@ -149,7 +149,8 @@ def rows_purge_in_batches(rows: QuerySet[Any]) -> int:
         pks = list(rows.order_by().values_list("pk", flat=True)[:size])
         if not pks:
             return deleted
-        _, per_model = rows.model.objects.filter(pk__in=pks).delete()
+        # ``rows`` again, so a row that stopped matching since is kept.
+        _, per_model = rows.filter(pk__in=pks).delete()
         deleted += per_model.get(rows.model._meta.label, 0)
         if len(pks) < size:
             return deleted

@@ -28,7 +28,7 @@ from tests.concurrency import run_together
 from tests.consumers.events import publish
 from tests.events.receiver import Receiver
 from tests.servers import SERVER_WEBHOOK_SECRET, Gunicorn, wait_for
-from tests.webhooks.deliveries import signature
+from tests.webhooks.deliveries import encode, payment_succeeded, signature
 from tests.workers import Broker, CeleryWorker, needs_rabbitmq
 
 CITUS_DATABASE_URL = os.environ.get("CITUS_DATABASE_URL", "")
@@ -166,6 +166,31 @@ class CitusTests(SimpleTestCase):
             self.assertNotIsInstance(result, BaseException)
         return sorted(status for status, _, _ in results)
 
+    def report_of(self, module, **env):
+        """Run ``python -m module`` on the Citus database; return the JSON it prints."""
+        result = subprocess.run(
+            [sys.executable, "-m", module],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "DATABASE_URL": self.db.url, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout)
+
+    def order_and_payment(self):
+        """Create an order through the API; return it, a new event id and its payment."""
+        _, _, order = self.request(
+            "/api/orders/",
+            {"client_id": str(uuid.uuid4()), "product_id": 1, "quantity": 1},
+            token=self.token,
+        )
+        event_id = f"evt-{uuid.uuid4()}"
+        body = encode(payment_succeeded(order["id"], event_id=event_id))
+        return order, event_id, body
+
     def count(self, table, column, value):
         [(count,)] = self.db.query(
             f"SELECT count(*) FROM {table} WHERE {column} = %s",  # noqa: S608  test names
@@ -246,17 +271,7 @@ class CitusTests(SimpleTestCase):
     def test_a_keyed_create_its_replay_and_a_client_id_create_each_touch_one_shard(
         self,
     ):
-        result = subprocess.run(
-            [sys.executable, "-m", "tests.core.citus_paths"],
-            cwd=settings.BASE_DIR,
-            env={**os.environ, "DATABASE_URL": self.db.url},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        report = json.loads(result.stdout)
+        report = self.report_of("tests.core.citus_paths")
         expected = {"keyed create": 201, "replay": 200, "client_id create": 201}
         for path, status in expected.items():
             with self.subTest(path=path):
@@ -267,20 +282,7 @@ class CitusTests(SimpleTestCase):
                     self.assertEqual(statement["tasks"], [1], statement["sql"])
 
     def test_a_payment_event_completes_the_order_once_across_shards(self):
-        client_id = str(uuid.uuid4())
-        _, _, order = self.request(
-            "/api/orders/",
-            {"client_id": client_id, "product_id": 1, "quantity": 1},
-            token=self.token,
-        )
-        event_id = f"evt-{uuid.uuid4()}"
-        body = json.dumps(
-            {
-                "id": event_id,
-                "type": "payment.succeeded",
-                "data": {"order_id": order["id"]},
-            }
-        ).encode()
+        order, event_id, body = self.order_and_payment()
         sig = {"X-Signature": signature(body, SERVER_WEBHOOK_SECRET)}
         statuses = [
             self.request("/api/webhooks/payments/", body, headers=sig)[0]
@@ -288,7 +290,8 @@ class CitusTests(SimpleTestCase):
         ]
         self.assertEqual(statuses, [200, 200])
         [(status,)] = self.db.query(
-            "SELECT status FROM orders_order WHERE client_id = %s", [client_id]
+            "SELECT status FROM orders_order WHERE client_id = %s",
+            [order["client_id"]],
         )
         self.assertEqual(status, "completed")
         self.assertEqual(self.count("webhooks_webhookevent", "event_id", event_id), 1)
@@ -309,22 +312,11 @@ class CitusTests(SimpleTestCase):
         self.assertEqual(self.count("idempotency_idempotencykey", "key", "old"), 0)
 
     def test_events_are_relayed_delivered_within_the_endpoint_cap_and_purged(self):
-        result = subprocess.run(
-            [sys.executable, "-m", "tests.core.citus_events"],
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": self.db.url,
-                "WEBHOOK_ALLOW_PRIVATE": "1",
-                "CELERY_BROKER_URL": "memory://",
-            },
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        report = self.report_of(
+            "tests.core.citus_events",
+            WEBHOOK_ALLOW_PRIVATE="1",
+            CELERY_BROKER_URL="memory://",
         )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        report = json.loads(result.stdout)
         self.assertEqual(
             report,
             {
@@ -379,20 +371,7 @@ class CitusTests(SimpleTestCase):
         )
         self.addCleanup(worker.stop)
         worker.wait_until_ready()
-        client_id = str(uuid.uuid4())
-        _, _, order = self.request(
-            "/api/orders/",
-            {"client_id": client_id, "product_id": 1, "quantity": 1},
-            token=self.token,
-        )
-        event_id = f"evt-{uuid.uuid4()}"
-        body = json.dumps(
-            {
-                "id": event_id,
-                "type": "payment.succeeded",
-                "data": {"order_id": order["id"]},
-            }
-        ).encode()
+        order, event_id, body = self.order_and_payment()
         with broker.connection() as conn:
             publish(
                 conn,

@@ -50,20 +50,16 @@ class WebhookAdminTests(TestCase):
 
         order = make_order()
         event = Event.objects.get(resource_id=order.pk)
-        return [
-            WebhookDelivery.objects.create(
-                owner_id=event.owner_id,
-                endpoint=endpoint,
-                event=event,
-                resource="order",
-                resource_id=order.pk,
-                sequence=1,
-                state=state,
-                attempts=3,
-                last_error="HTTP 500",
-                last_duration_ms=12,
-            )
-        ]
+        delivery = WebhookDelivery.of(
+            event,
+            endpoint,
+            state=state,
+            attempts=3,
+            last_error="HTTP 500",
+            last_duration_ms=12,
+        )
+        delivery.save()
+        return [delivery]
 
     def test_the_endpoint_page_lists_recent_deliveries_and_failed_ones_are_retried(
         self,

@@ -18,8 +18,9 @@ from tests.workers import Broker, CeleryWorker
 EXCHANGE = kombu.Exchange("idem.events", type="topic", durable=True)
 
 
-@needs_rabbitmq_and_postgresql
-class EventsOnTheBrokerTests(TransactionTestCase):
+class OrderEventsQueue:
+    """A broker of the test's own with a queue bound to ``order.*`` on ``idem.events``."""
+
     def setUp(self):
         self.broker = Broker()
         self.addCleanup(self.broker.delete)
@@ -37,6 +38,9 @@ class EventsOnTheBrokerTests(TransactionTestCase):
             messages.append(message)
         return messages
 
+
+@needs_rabbitmq_and_postgresql
+class EventsOnTheBrokerTests(OrderEventsQueue, TransactionTestCase):
     def test_each_change_is_published_once_by_webhook_and_by_queue_with_duplicates(
         self,
     ):
@@ -100,18 +104,11 @@ class EventsOnTheBrokerTests(TransactionTestCase):
 
 
 @needs_rabbitmq_and_postgresql
-class RelayInTheWorkerTests(TransactionTestCase):
+class RelayInTheWorkerTests(OrderEventsQueue, TransactionTestCase):
     """``celery -A idem_project worker`` alone publishes events and delivers webhooks."""
 
     def setUp(self):
-        self.broker = Broker()
-        self.addCleanup(self.broker.delete)
-        self.conn = self.broker.connection()
-        self.addCleanup(self.conn.release)
-        self.queue = kombu.Queue(
-            "order-events", exchange=EXCHANGE, routing_key="order.*", durable=True
-        )(self.conn.default_channel)
-        self.queue.declare()
+        super().setUp()
         self.receiver = Receiver()
         self.addCleanup(self.receiver.stop)
 
@@ -124,9 +121,7 @@ class RelayInTheWorkerTests(TransactionTestCase):
         messages = []
 
         def published():
-            while (message := self.queue.get()) is not None:
-                message.ack()
-                messages.append(json.loads(message.body))
+            messages.extend(json.loads(m.body) for m in self.received())
             return len(messages) >= 2
 
         wait_for(published, 60, f"the order's events on the broker\n{worker.output()}")

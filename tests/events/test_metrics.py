@@ -20,15 +20,8 @@ class PendingDeliveriesGaugeTests(TestCase):
         order = make_order()
         event = Event.objects.get(resource_id=order.pk)
         for state in ("pending", "delivered", "failed"):
-            WebhookDelivery.objects.create(
-                owner_id=event.owner_id,
-                endpoint=WebhookEndpoint.objects.create(
-                    url="http://127.0.0.1:9/", events=["*"]
-                ),
-                event=event,
-                resource="order",
-                resource_id=order.pk,
-                sequence=1,
-                state=state,
+            endpoint = WebhookEndpoint.objects.create(
+                url="http://127.0.0.1:9/", events=["*"]
             )
+            WebhookDelivery.of(event, endpoint, state=state).save()
         self.assertEqual(self.scrape(), 1)

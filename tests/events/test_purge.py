@@ -23,15 +23,9 @@ def make_event(owner, resource_id, *, published_at):
 
 
 def deliver(event, endpoint, state):
-    return WebhookDelivery.objects.create(
-        owner_id=event.owner_id,
-        endpoint=endpoint,
-        event=event,
-        resource=event.resource,
-        resource_id=event.resource_id,
-        sequence=event.sequence,
-        state=state,
-    )
+    delivery = WebhookDelivery.of(event, endpoint, state=state)
+    delivery.save()
+    return delivery
 
 
 @override_settings(OUTBOX={"RETENTION_DAYS": 7, "PURGE_BATCH_SIZE": 2})
