@@ -8,7 +8,7 @@ from django.db.backends.signals import connection_created
 
 def _key_statements_prepare(sender: Any, connection: Any, **_: Any) -> None:
     """Let the key layer ask whether the database is Citus before any request runs."""
-    from idempotency.sql import statements_prepare
+    from idempotency.statements import statements_prepare
 
     statements_prepare(connection.alias)
 

@@ -222,12 +222,8 @@ CELERY_BEAT_SCHEDULE = {
 # Events and outgoing webhooks (docs/events.md).
 EVENTS = {
     "WEBHOOK_TIMEOUT": env_seconds("WEBHOOK_TIMEOUT", 10.0),
-    "WEBHOOK_RETRY_MAX_INTERVAL": float(
-        env_whole_seconds("WEBHOOK_RETRY_MAX_INTERVAL", 3600)
-    ),
-    "WEBHOOK_RETRY_WINDOW": float(
-        env_whole_seconds("WEBHOOK_RETRY_WINDOW", 3 * 24 * 60 * 60)
-    ),
+    "WEBHOOK_RETRY_MAX_INTERVAL": env_whole_seconds("WEBHOOK_RETRY_MAX_INTERVAL", 3600),
+    "WEBHOOK_RETRY_WINDOW": env_whole_seconds("WEBHOOK_RETRY_WINDOW", 3 * 24 * 60 * 60),
     "WEBHOOK_ENDPOINT_CONCURRENCY": env_count(
         "WEBHOOK_ENDPOINT_CONCURRENCY", 2, "attempts"
     ),

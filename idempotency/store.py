@@ -18,6 +18,7 @@ from idempotency.exceptions import KeyInUse, KeyMismatch
 from idempotency.metrics import WAIT_SECONDS
 from idempotency.models import IdempotencyKey
 from idempotency.records import Attempt, Found, Reply
+from idempotency.statements import rows_span_shards
 
 
 def database_alias() -> str:
@@ -184,7 +185,7 @@ def purge_expired(
         began = time.monotonic()
         with transaction.atomic(using=alias):
             window = expired.filter(pk__gte=start, pk__lt=start + batch_size)
-            if sql.rows_span_shards(alias):
+            if rows_span_shards(alias):
                 deleted, _ = window.delete()
             else:
                 batch = window.select_for_update(skip_locked=True).values("pk")
