@@ -15,9 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
-# The web server on :8000, the workers, the event relay and the scheduler (Procfile); Ctrl-C stops them all.
+# The web server on :8000 (RUN_PORT=... for another), the workers, the event relay and the scheduler
+# (Procfile); Ctrl-C stops them all. exec: the shell would die of the Ctrl-C and make report it.
 run: migrate
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m idem_project.run start -f Procfile -p 8000
+	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/python -m idem_project.run start -f Procfile -p $(or $(RUN_PORT),8000)
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL names one.
 test: $(STAMP)

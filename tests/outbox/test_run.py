@@ -1,5 +1,6 @@
 """``make run``: the Procfile's three processes on one machine, with no broker server."""
 
+import functools
 import json
 import os
 import signal
@@ -56,31 +57,23 @@ class ProcfileTests(SimpleTestCase):
                 "EMAIL_FILE_PATH": str(tmp / "mail"),
             }
         )
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-            timeout=300,
-        )
         port = free_port()
         log = self.enterContext(tempfile.TemporaryFile())
-        honcho = subprocess.Popen(
+        # make run itself, as typed, on a free port and with this virtualenv;
+        # -o: the virtualenv is not reinstalled first.
+        venv = Path(sys.prefix)
+        make = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "idem_project.run",
-                "start",
-                "-f",
-                "Procfile",
-                "-p",
-                str(port),
+                *("make", "--no-print-directory", "-o", venv / ".installed", "run"),
+                *(f"VENV={venv}", f"RUN_PORT={port}"),
             ],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A terminal's foreground group, where Ctrl-C is not ignored.
             start_new_session=True,
+            preexec_fn=functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL),
         )
 
         def output():
@@ -91,16 +84,16 @@ class ProcfileTests(SimpleTestCase):
         started = []
 
         def stop():
-            for pid in [honcho.pid, *started]:
+            for pid in [make.pid, *started]:
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
-            honcho.wait()
+            make.wait()
 
         self.addCleanup(stop)
 
         def answers():
-            if honcho.poll() is not None:
-                raise AssertionError(f"honcho exited:\n{output()}")
+            if make.poll() is not None:
+                raise AssertionError(f"make run exited:\n{output()}")
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/api/", timeout=2
@@ -111,7 +104,7 @@ class ProcfileTests(SimpleTestCase):
 
         wait_for(answers, timeout=120, what="the web process answering")
         wait_for(lambda: " ready." in output(), timeout=120, what="the worker ready")
-        started += descendants(honcho.pid)
+        started += descendants(make.pid)
         self.assertGreaterEqual(len(started), 3, "web, worker and scheduler")
         body = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
         request = urllib.request.Request(
@@ -143,9 +136,10 @@ class ProcfileTests(SimpleTestCase):
         self.assertTrue((tmp / "var" / "metrics").is_dir())
         self.assertIn("beat: Starting", output())
 
-        # Ctrl-C in a terminal signals the foreground process group: honcho's.
-        os.killpg(honcho.pid, signal.SIGINT)
-        honcho.wait(timeout=60)
+        # Ctrl-C in a terminal signals the foreground process group: make's,
+        # honcho's. make, its recipe done, ends by the same signal, silently.
+        os.killpg(make.pid, signal.SIGINT)
+        self.assertEqual(make.wait(timeout=60), -signal.SIGINT)
         wait_for(
             lambda: not any(alive(pid) for pid in started),
             timeout=30,
@@ -155,6 +149,9 @@ class ProcfileTests(SimpleTestCase):
         # and no process logged an error on the way out.
         self.assertNotIn("SIGKILL", output())
         self.assertNotIn("ERROR", output())
+        self.assertNotIn("Traceback", output())
+        # Neither "Error 130" (honcho's status) nor "Interrupt" (a shell's death).
+        self.assertNotIn("make: ***", output())
         # One events relay, in the worker, stopped with it; none in the
         # webhooks worker and no process of its own.
         self.assertEqual(output().count("Events relay started"), 1, output())
