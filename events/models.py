@@ -10,7 +10,6 @@ event is ``(owner_id, event_id)`` (migration 0002).
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -18,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.citus import Distributed, Reference
+from core.clock import db_now
 
 
 class Event(models.Model):
@@ -138,25 +138,24 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
             ~Exists(earlier_unpublished), ~Exists(earlier_pending)
         )
 
-    def due(self, *, now: datetime) -> "WebhookDeliveryQuerySet":
+    def due(self) -> "WebhookDeliveryQuerySet":
         """Return the heads whose next attempt is due and that no worker holds.
 
         Every condition is on the delivery's own row or in a subquery, so the
-        UPDATE of ``claim`` re-checks them on the row it waited for.
+        UPDATE of ``claim`` re-checks them on the row it waited for. Times are
+        the database's, as in every lease and due time of this model.
         """
         enabled = WebhookEndpoint.objects.filter(
             pk=OuterRef("endpoint_id"), enabled=True
         )
         return self.heads().filter(
-            Q(leased_until__isnull=True) | Q(leased_until__lte=now),
+            Q(leased_until__isnull=True) | Q(leased_until__lte=db_now()),
             Exists(enabled),
-            next_attempt_at__lte=now,
+            next_attempt_at__lte=db_now(),
         )
 
-    def in_flight(
-        self, *, now: datetime, handed_over_after: datetime
-    ) -> "WebhookDeliveryQuerySet":
-        """Return the pending deliveries a worker holds, or was handed after ``handed_over_after``.
+    def in_flight(self, *, handed_over_within: float) -> "WebhookDeliveryQuerySet":
+        """Return the pending deliveries a worker holds, or was handed in the last ``handed_over_within`` s.
 
         They are the attempts being made or about to be, which
         WEBHOOK_ENDPOINT_CONCURRENCY counts per endpoint; one small index
@@ -165,10 +164,13 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
         return (
             self.pending()
             .filter(Q(leased_until__isnull=False) | Q(dispatched_at__isnull=False))
-            .filter(Q(leased_until__gt=now) | Q(dispatched_at__gt=handed_over_after))
+            .filter(
+                Q(leased_until__gt=db_now())
+                | Q(dispatched_at__gt=db_now(plus=-handed_over_within))
+            )
         )
 
-    def claim(self, pk: int, *, now: datetime, lease_seconds: float) -> bool:
+    def claim(self, pk: int, *, lease_seconds: float) -> bool:
         """Take the delivery for one attempt; return False when it is not to be made now.
 
         One conditional UPDATE: of concurrent workers one takes it until its
@@ -176,13 +178,13 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
         its endpoint.
         """
         return bool(
-            self.due(now=now)
+            self.due()
             .filter(pk=pk)
             .update(
-                leased_until=now + timedelta(seconds=lease_seconds),
+                leased_until=db_now(plus=lease_seconds),
                 dispatched_at=None,
                 attempts=models.F("attempts") + 1,
-                last_attempt_at=now,
+                last_attempt_at=db_now(),
             )
         )
 

@@ -9,7 +9,6 @@ RELAY_POLL_INTERVAL.
 
 import logging
 import threading
-from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import (
@@ -20,9 +19,9 @@ from django.db import (
     transaction,
 )
 from django.db.models import Count, Q
-from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from core.clock import db_now
 from core.distribute import citus_installed
 from events.broker import EventNotConfirmed, EventPublisher
 from events.conf import events_settings
@@ -55,7 +54,7 @@ def events_relay_once(*, publisher: EventPublisher) -> int:
         events_render(events)
         publisher.publish(events)
         Event.objects.filter(pk__in=[e.pk for e in events]).update(
-            published_at=timezone.now()
+            published_at=db_now()
         )
         endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
         WebhookDelivery.objects.bulk_create(
@@ -182,11 +181,10 @@ def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
     WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight at once, so a slow one
     holds no more than that many of the workers' slots.
     """
-    now = timezone.now()
-    stale = now - timedelta(seconds=events_settings.REDISPATCH_AFTER)
-    room = endpoints_room(now=now, handed_over_after=stale)
-    due = WebhookDelivery.objects.due(now=now).filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
+    lost_after = events_settings.REDISPATCH_AFTER
+    room = endpoints_room(handed_over_within=lost_after)
+    due = WebhookDelivery.objects.due().filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=db_now(plus=-lost_after))
     )
     full = [endpoint for endpoint, free in room.items() if free <= 0]
     if full:
@@ -203,17 +201,17 @@ def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
             pks.append(pk)
     if not pks:
         return 0
-    WebhookDelivery.objects.filter(pk__in=pks).update(dispatched_at=now)
+    WebhookDelivery.objects.filter(pk__in=pks).update(dispatched_at=db_now())
     for pk in pks:
         current_app.send_task(DELIVER_TASK, args=[pk], queue="webhooks")
     return len(pks)
 
 
-def endpoints_room(*, now: datetime, handed_over_after: datetime) -> dict[int, int]:
+def endpoints_room(*, handed_over_within: float) -> dict[int, int]:
     """Return how many more attempts each endpoint with some in flight may get now."""
     cap = events_settings.WEBHOOK_ENDPOINT_CONCURRENCY
     counts = (
-        WebhookDelivery.objects.in_flight(now=now, handed_over_after=handed_over_after)
+        WebhookDelivery.objects.in_flight(handed_over_within=handed_over_within)
         .values("endpoint_id")
         .annotate(n=Count("pk"))
         .order_by()

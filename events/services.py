@@ -2,20 +2,19 @@
 
 import logging
 import random
-from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from core.clock import db_now
 from events.broker import event_json
 from events.conf import events_settings
 from events.models import Event, WebhookDelivery, WebhookEndpoint
 from events.relay import deliveries_dispatch, events_render
 from events.sending import Answer, webhook_post
 from outbox.conf import outbox_settings
-from outbox.models import db_now
 from outbox.services import rows_purge_in_batches
 
 logger = logging.getLogger(__name__)
@@ -69,8 +68,7 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
         raise TransactionManagementError(
             "A delivery attempt must not hold a transaction open during the call."
         )
-    now = timezone.now()
-    claimed = _claim_within_concurrency(delivery_id, now=now)
+    claimed = _claim_within_concurrency(delivery_id)
     if claimed != "claimed":
         return claimed
     # The event by its owner too: on Citus a join on the event id alone
@@ -86,7 +84,7 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
         timeout=float(events_settings.WEBHOOK_TIMEOUT),
         allow_private=events_settings.WEBHOOK_ALLOW_PRIVATE,
     )
-    outcome = _record(delivery, answer, now=timezone.now())
+    outcome = _record(delivery, answer)
     logger.info(
         "Webhook delivery %s of event %s to endpoint %s, attempt %d: %s (%s).",
         delivery.pk,
@@ -102,7 +100,7 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
     return outcome
 
 
-def _claim_within_concurrency(delivery_id: int, *, now: datetime) -> str:
+def _claim_within_concurrency(delivery_id: int) -> str:
     """Claim the delivery unless its endpoint holds its most attempts already.
 
     Return ``claimed``, ``skipped`` (see ``WebhookDeliveryQuerySet.claim``)
@@ -121,13 +119,13 @@ def _claim_within_concurrency(delivery_id: int, *, now: datetime) -> str:
     with transaction.atomic():
         list(WebhookEndpoint.objects.select_for_update().filter(pk=endpoint))
         held = WebhookDelivery.objects.pending().filter(
-            endpoint_id=endpoint, leased_until__isnull=False, leased_until__gt=now
+            endpoint_id=endpoint, leased_until__isnull=False, leased_until__gt=db_now()
         )
         if held.count() >= events_settings.WEBHOOK_ENDPOINT_CONCURRENCY:
             WebhookDelivery.objects.filter(pk=delivery_id).update(dispatched_at=None)
             return "deferred"
         if not WebhookDelivery.objects.claim(
-            delivery_id, now=now, lease_seconds=events_settings.lease_seconds
+            delivery_id, lease_seconds=events_settings.lease_seconds
         ):
             return "skipped"
     return "claimed"
@@ -142,8 +140,11 @@ def _same_queue(delivery: WebhookDelivery) -> Q:
     )
 
 
-def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> str:
-    """Write the outcome of the attempt, unless another worker took the delivery since."""
+def _record(delivery: WebhookDelivery, answer: Answer) -> str:
+    """Write the outcome of the attempt, unless another worker took the delivery since.
+
+    The retry window is measured on the database's clock, like the leases.
+    """
     ours = WebhookDelivery.objects.filter(
         pk=delivery.pk,
         state=WebhookDelivery.State.PENDING,
@@ -156,27 +157,26 @@ def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> str:
         "leased_until": None,
         "dispatched_at": None,
     }
+    done = {"finished_at": db_now()}
     if answer.delivered:
         outcome = "delivered"
-        fields |= {"state": WebhookDelivery.State.DELIVERED, "finished_at": now}
+        fields |= done | {"state": WebhookDelivery.State.DELIVERED}
     elif answer.status == 410:
         outcome = "disabled"
-        fields |= {"state": WebhookDelivery.State.FAILED, "finished_at": now}
+        fields |= done | {"state": WebhookDelivery.State.FAILED}
         fields["last_error"] = "HTTP 410: the endpoint is gone and was disabled"
         WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(
             enabled=False,
-            disabled_reason=f"answered 410 Gone at {now:%Y-%m-%d %H:%M:%S}",
+            disabled_reason=f"answered 410 Gone at {timezone.now():%Y-%m-%d %H:%M:%S}",
         )
-    elif (now - delivery.window_from).total_seconds() >= float(
-        events_settings.WEBHOOK_RETRY_WINDOW
-    ):
-        outcome = "failed"
-        fields |= {"state": WebhookDelivery.State.FAILED, "finished_at": now}
     else:
+        window = float(events_settings.WEBHOOK_RETRY_WINDOW)
+        if ours.filter(window_from__lte=db_now(plus=-window)).update(
+            **fields, **done, state=WebhookDelivery.State.FAILED
+        ):
+            return "failed"
         outcome = "retried"
-        fields["next_attempt_at"] = now + timedelta(
-            seconds=retry_delay(delivery.attempts)
-        )
+        fields["next_attempt_at"] = db_now(plus=retry_delay(delivery.attempts))
     if not ours.update(**fields):
         return "skipped"
     return outcome
@@ -184,13 +184,12 @@ def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> str:
 
 def deliveries_retry(pks: list[int]) -> int:
     """Put failed deliveries back to pending, due now, with a new retry window; return how many."""
-    now = timezone.now()
     return WebhookDelivery.objects.filter(
         pk__in=pks, state=WebhookDelivery.State.FAILED
     ).update(
         state=WebhookDelivery.State.PENDING,
-        next_attempt_at=now,
-        window_from=now,
+        next_attempt_at=db_now(),
+        window_from=db_now(),
         finished_at=None,
         dispatched_at=None,
         leased_until=None,

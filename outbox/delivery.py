@@ -61,9 +61,12 @@ def message_deliver(*, dedupe_key: str) -> Delivery:
     if not OutboxMessage.objects.claim(message.pk, lease_seconds=lease):
         # Another worker holds it, or took it since the read above (then for a
         # whole lease): look again when that lease ends, and find it done.
+        # The lease ends by the database's clock: this host's is only a guess,
+        # bounded by one lease.
         now = timezone.now()
         held_until = message.leased_until or now + timedelta(seconds=lease)
-        return Delivery("busy", retry_in=max((held_until - now).total_seconds(), 1.0))
+        wait = min(max((held_until - now).total_seconds(), 1.0), lease)
+        return Delivery("busy", retry_in=wait)
     try:
         mail_send(pk=message.pk, dedupe_key=dedupe_key, payload=message.payload)
     except DatabaseError:
@@ -105,9 +108,10 @@ def _attempt_failed(message: OutboxMessage, exc: Exception) -> Delivery:
     if _permanent(exc):
         give_up, counted = True, False
     elif isinstance(exc, (smtplib.SMTPException, OSError)):
-        first = message.first_attempt_at or timezone.now()
-        elapsed = (timezone.now() - first).total_seconds()
-        give_up, counted = elapsed >= outbox_settings.GIVE_UP_AFTER_SECONDS, False
+        give_up = OutboxMessage.objects.tried_for(
+            message.pk, seconds=outbox_settings.GIVE_UP_AFTER_SECONDS
+        )
+        counted = False
     else:
         give_up, counted = message.other_errors + 1 >= ERROR_LIMIT, True
     OutboxMessage.objects.release(

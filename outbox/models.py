@@ -4,15 +4,14 @@ Every time is taken and compared on the database's clock (``Now()``), so
 workers on hosts whose clocks differ agree on leases and ages.
 """
 
-from datetime import timedelta
-
 from django.db import connections, models, router
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Least, Now
 from django.utils import timezone
 
 from core.citus import Distributed
+from core.clock import db_now
 
 #: Attempts started without finishing after which a message is ``failed``.
 CRASH_LIMIT = 5
@@ -20,15 +19,6 @@ CRASH_LIMIT = 5
 ERROR_LIMIT = 10
 #: The reason a message that kept killing its worker fails with.
 CRASHED = "crashed"
-
-
-def db_now(*, plus: float = 0.0) -> Combinable:
-    """Return the database's current time, ``plus`` seconds later when given."""
-    if not plus:
-        return Now()
-    return ExpressionWrapper(
-        Now() + timedelta(seconds=plus), output_field=DateTimeField()
-    )
 
 
 def _earliest(field: str, now: Combinable, *, using: str) -> Combinable:
@@ -88,6 +78,10 @@ class OutboxMessageQuerySet(models.QuerySet["OutboxMessage"]):
                 state=OutboxMessage.State.FAILED, leased_until=None, last_error=CRASHED
             )
         )
+
+    def tried_for(self, pk: int, *, seconds: float) -> bool:
+        """Return whether the message's first attempt is ``seconds`` ago or more."""
+        return self.filter(pk=pk, first_attempt_at__lte=db_now(plus=-seconds)).exists()
 
     def claim(self, pk: int, *, lease_seconds: float) -> bool:
         """Take the message for one attempt; return False when it is not to be sent.

@@ -10,10 +10,11 @@ from django.db.models.functions import Now
 from django.db.transaction import TransactionManagementError
 
 from consumers.models import IdempotentCall
+from core.clock import db_now
 from outbox.broker import message_hand_over
 from outbox.conf import outbox_settings
 from outbox.mail import mail_payload
-from outbox.models import OutboxMessage, db_now
+from outbox.models import OutboxMessage
 from webhooks.models import WebhookEvent
 
 #: The kinds of topic a worker can carry out, by the part before the first dot.
