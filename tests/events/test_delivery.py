@@ -156,10 +156,9 @@ class DeliveryTests(TransactionTestCase):
         WebhookDelivery.objects.filter(pk=held.pk).update(
             leased_until=now + timedelta(seconds=60)
         )
-        stale = now - timedelta(seconds=60)
         with self.settings(EVENTS={**FAST, "WEBHOOK_ENDPOINT_CONCURRENCY": 1}):
             self.assertEqual(
-                endpoints_room(now=now, handed_over_after=stale), {self.endpoint.pk: 0}
+                endpoints_room(handed_over_within=60), {self.endpoint.pk: 0}
             )
             WebhookDelivery.objects.filter(pk=waiting.pk).update(dispatched_at=now)
             self.assertEqual(delivery_attempt(delivery_id=waiting.pk), "deferred")
