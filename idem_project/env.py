@@ -5,6 +5,7 @@ raises EnvironmentValueError, whose message names the variable and the form
 expected, when its value has another form.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -136,6 +137,19 @@ def env_paths(name: str) -> list[str]:
             name, "comma-separated paths that start with '/'", os.environ[name]
         )
     return paths
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Return ``name`` read as a comma-separated list of IP addresses or networks."""
+    entries = env_list(name, default)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise _wrong(
+                name, "IP addresses or networks such as 127.0.0.1,10.0.0.0/8", entry
+            ) from None
+    return entries
 
 
 def env_database(name: str, default: str) -> dict:

@@ -15,6 +15,7 @@ from idem_project.env import (
     env_database,
     env_int,
     env_list,
+    env_networks,
     env_paths,
     env_retention_days,
     env_seconds,
@@ -174,9 +175,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Non-file request bodies stop at 2 MiB (413); photo files have their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-UPLOAD_MAX_BYTES = env_count(
-    "UPLOAD_MAX_BYTES", 10 * 1024 * 1024, "bytes, such as 10485760"
-)
+UPLOAD_MAX_BYTES = env_count("UPLOAD_MAX_BYTES", 10 * 2**20, "bytes, such as 10485760")
 FILE_UPLOAD_HANDLERS = ["uploads.upload_handlers.HashingUploadHandler"]
 
 EMAIL_BACKEND = env_str(
@@ -245,7 +244,7 @@ IDEMPOTENCY = {
 }
 
 # Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).
-METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -20,6 +20,7 @@ OUT_OF_RANGE = (
     ("OUTBOX_RETENTION_DAYS", "0", "a whole number of days, 1 or more"),
     ("DATABASE_STATEMENT_TIMEOUT", "0", "a positive number of seconds"),
     ("WEBHOOK_ENDPOINT_CONCURRENCY", "0", "a whole number of attempts"),
+    ("METRICS_ALLOWED_IPS", "localhost", "IP addresses or networks"),
 )
 PROCESSES = {
     "web": [sys.executable, "-m", "gunicorn", "idem_project.wsgi", "-b"],
@@ -52,10 +53,13 @@ class OutOfRangeValueTests(SimpleTestCase):
             result, "OUTBOX_RETENTION_DAYS", "a whole number of days, 3 or more", "2"
         )
 
-    def test_a_lease_of_0_and_a_prefix_without_slash_stop_every_process(self):
+    def test_a_wrong_value_of_each_kind_stops_every_process(self):
         wrong = (
             ("OUTBOX_LEASE", "0", "1 or more"),
             ("IDEMPOTENCY_KEY_REQUIRED", "api/", "start with '/'"),
+            ("DATABASE_STATEMENT_TIMEOUT", "0", "a positive number of seconds"),
+            ("WEBHOOK_ENDPOINT_CONCURRENCY", "0", "a whole number of attempts"),
+            ("METRICS_ALLOWED_IPS", "10.0.0.0/33", "IP addresses or networks"),
         )
         for name, command in PROCESSES.items():
             if name == "web":
