@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
+from idempotency.conf import AppSettings
 
 #: Every setting of the app, with its default; override them in ``settings.EVENTS``.
 DEFAULTS: dict[str, Any] = {
@@ -32,19 +31,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class EventsSettings:
+class EventsSettings(AppSettings):
     """Read-through view of ``settings.EVENTS``; unknown names are an error."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"no events setting named {name!r}")
-        value = getattr(settings, "EVENTS", {}).get(name, DEFAULTS[name])
-        self.__dict__[name] = value  # cached until reload()
-        return value
-
-    def reload(self) -> None:
-        """Forget the cached values, so the next read sees the current settings."""
-        self.__dict__.clear()
 
     @property
     def lease_seconds(self) -> float:
@@ -52,13 +40,4 @@ class EventsSettings:
         return float(self.WEBHOOK_TIMEOUT) + 5.0
 
 
-events_settings = EventsSettings()
-
-
-def _reload(*, setting: str, **_: Any) -> None:
-    if setting == "EVENTS":
-        events_settings.reload()
-
-
-# A module-level function: the signal holds its receivers weakly.
-setting_changed.connect(_reload)
+events_settings = EventsSettings("EVENTS", DEFAULTS)
