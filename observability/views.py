@@ -1,7 +1,6 @@
 """``/metrics`` for Prometheus, from allowed addresses only, and ``/healthz``."""
 
 import ipaddress
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,12 +53,14 @@ class _FilesCollector(multiprocess.MultiProcessCollector):
     A process creates its file empty, then sizes it: a scrape at that moment
     would fail on the empty file. Such a file holds no value yet; it is left
     out of this scrape. A counter no process has counted yet is shown
-    without samples, as in one process.
+    without samples, as in one process. The directory is the one
+    prometheus_client's constructor found and checked, so the environment is
+    read by the library alone.
     """
 
     def collect(self) -> Iterable[Metric]:
         files = []
-        for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        for path in Path(self._path).glob("*.db"):
             try:
                 if path.stat().st_size >= 8:
                     files.append(str(path))
