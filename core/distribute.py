@@ -12,9 +12,9 @@ node, so the transaction asks for it (``multi_shard_modify_mode``).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 
 from core.citus import CoordinatorLocal, Distributed, Reference, TablePlan
 
@@ -52,7 +52,7 @@ class ForeignKey:
     referenced: str
 
 
-def citus_installed(connection: BaseDatabaseWrapper) -> bool:
+def citus_installed(connection: Any) -> bool:
     """Return whether the database has the citus extension."""
     if connection.vendor != "postgresql":
         return False
@@ -61,7 +61,7 @@ def citus_installed(connection: BaseDatabaseWrapper) -> bool:
         return cursor.fetchone() is not None
 
 
-def citus_tables(connection: BaseDatabaseWrapper) -> dict[str, CitusTable]:
+def citus_tables(connection: Any) -> dict[str, CitusTable]:
     """Return the Citus tables of the current schema, by name."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -75,7 +75,7 @@ def citus_tables(connection: BaseDatabaseWrapper) -> dict[str, CitusTable]:
         }
 
 
-def foreign_keys(connection: BaseDatabaseWrapper, tables: set[str]) -> list[ForeignKey]:
+def foreign_keys(connection: Any, tables: set[str]) -> list[ForeignKey]:
     """Return the foreign keys from or to any of ``tables``, in a stable order."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -129,9 +129,7 @@ def _in_order(plans: list[TablePlan], keys: list[ForeignKey]) -> list[TablePlan]
     return local + ordered
 
 
-def _convert(
-    connection: BaseDatabaseWrapper, plan: TablePlan, colocate_with: str
-) -> None:
+def _convert(connection: Any, plan: TablePlan, colocate_with: str) -> None:
     with connection.cursor() as cursor:
         if isinstance(plan.plan, Distributed):
             cursor.execute(
@@ -145,7 +143,7 @@ def _convert(
 
 
 def tables_distribute(
-    connection: BaseDatabaseWrapper, plans: list[TablePlan]
+    connection: Any, plans: list[TablePlan]
 ) -> list[tuple[TablePlan, bool]]:
     """Make every table what its plan says; return each plan with whether it changed.
 
@@ -210,7 +208,7 @@ def tables_distribute(
 SEQUENTIAL_MODIFY = "citus.multi_shard_modify_mode=sequential"
 
 
-def sequential_modify_default(connection: BaseDatabaseWrapper) -> bool:
+def sequential_modify_default(connection: Any) -> bool:
     """Make multi-shard modifications sequential in every new session; return whether it changed.
 
     Citus refuses, in one transaction, a change to a reference table after a

@@ -11,12 +11,11 @@ and only on PostgreSQL: SQLite keeps the keys Django made.
 from typing import Any
 
 from django.db import migrations
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import ProjectState
 
 
 def primary_key_set(
-    schema_editor: BaseDatabaseSchemaEditor, *, table: str, columns: tuple[str, ...]
+    schema_editor: Any, *, table: str, columns: tuple[str, ...]
 ) -> None:
     """Make the primary key of ``table`` span ``columns``, keeping its name."""
     connection = schema_editor.connection
@@ -63,7 +62,7 @@ class DatabasePrimaryKey(migrations.operations.base.Operation):
     def _apply(
         self,
         app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
+        schema_editor: Any,
         state: ProjectState,
         fields: list[str],
     ) -> None:
@@ -79,7 +78,7 @@ class DatabasePrimaryKey(migrations.operations.base.Operation):
     def database_forwards(
         self,
         app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
+        schema_editor: Any,
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
@@ -88,7 +87,7 @@ class DatabasePrimaryKey(migrations.operations.base.Operation):
     def database_backwards(
         self,
         app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
+        schema_editor: Any,
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
@@ -144,7 +143,7 @@ class CompositeForeignKey(migrations.operations.base.Operation):
     def database_forwards(
         self,
         app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
+        schema_editor: Any,
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
@@ -165,7 +164,7 @@ class CompositeForeignKey(migrations.operations.base.Operation):
     def database_backwards(
         self,
         app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
+        schema_editor: Any,
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
