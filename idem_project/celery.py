@@ -52,11 +52,16 @@ if app.conf.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
         **app.conf.broker_transport_options,
         "confirm_publish": True,
     }
-# Processed-message records and delivered events past OUTBOX_RETENTION_DAYS,
-# every hour in small batches (outbox.services.records_purge,
+# The purges: expired keys daily; processed-message records and delivered
+# events past OUTBOX_RETENTION_DAYS every hour; each in small batches
+# (idempotency.store.purge_expired, outbox.services.records_purge,
 # events.services.events_purge).
 app.conf.beat_schedule = {
     **app.conf.beat_schedule,
+    "idempotency-purge": {
+        "task": "idempotency.purge_expired_keys",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "outbox-purge": {"task": "outbox.purge", "schedule": crontab(minute=45)},
     "events-purge": {"task": "events.purge", "schedule": crontab(minute=50)},
 }

@@ -38,6 +38,17 @@ def env_secret(name: str, development: str, *, required: bool) -> str:
     return value
 
 
+def env_fallbacks(name: str, development: str, *, required: bool) -> list[str]:
+    """Return ``name`` as comma-separated earlier secrets; when ``required``, without ``development``."""
+    values = env_list(name, [])
+    if required and development in values:
+        raise EnvironmentValueError(
+            f"{name}: expected earlier secret values of your own when DEBUG=0, "
+            "got the development value among them"
+        )
+    return values
+
+
 def env_bool(name: str, default: bool) -> bool:
     """Return ``name`` read as a boolean (``1``/``0``, ``true``/``false``, ``yes``/``no``)."""
     value = os.environ.get(name, "").strip().lower()
@@ -74,6 +85,12 @@ def env_int(
 def env_count(name: str, default: int, unit: str) -> int:
     """Return ``name`` read as a whole number, 1 or more, of ``unit`` (plural)."""
     return env_int(name, default, form=f"a whole number of {unit}", minimum=1)
+
+
+def env_port(name: str, default: int) -> int:
+    """Return ``name`` read as a TCP port number."""
+    form = "a port number from 1 to 65535"
+    return env_int(name, default, form=form, minimum=1, maximum=65535)
 
 
 def env_whole_seconds(name: str, default: int) -> int:

@@ -3,7 +3,6 @@
 from datetime import timedelta
 from pathlib import Path
 
-from celery.schedules import crontab
 from kombu import Queue
 
 from idem_project.database import connection_settings
@@ -13,10 +12,12 @@ from idem_project.env import (
     env_choice,
     env_count,
     env_database,
+    env_fallbacks,
     env_int,
     env_list,
     env_networks,
     env_paths,
+    env_port,
     env_retention_days,
     env_seconds,
     env_secret,
@@ -31,6 +32,9 @@ DEVELOPMENT_WEBHOOK_SECRET = "dev-webhook-secret"
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_secret("SECRET_KEY", DEVELOPMENT_SECRET_KEY, required=not DEBUG)
+SECRET_KEY_FALLBACKS = env_fallbacks(
+    "SECRET_KEY_FALLBACKS", DEVELOPMENT_SECRET_KEY, required=not DEBUG
+)
 WEBHOOK_SECRET = env_secret(
     "WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET, required=not DEBUG
 )
@@ -185,9 +189,7 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Idem <welcome@idem.invalid>")
 # The SMTP backend's server; the password never reaches a log line or the admin.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int(
-    "EMAIL_PORT", 25, form="a port number from 1 to 65535", minimum=1, maximum=65535
-)
+EMAIL_PORT = env_port("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
@@ -207,14 +209,11 @@ PAYMENT_EVENTS_QUEUE = "payment-events"
 # delays the mail (see the Procfile); a worker started without -Q takes both.
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
 PAYMENT_EVENTS_DEAD_QUEUE = "payment-events.dead"
+# The purges' fixed times are in idem_project/celery.py.
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "outbox.relay",
         "schedule": float(env_whole_seconds("OUTBOX_RELAY_INTERVAL", 15)),
-    },
-    "idempotency-purge": {
-        "task": "idempotency.purge_expired_keys",
-        "schedule": crontab(hour=3, minute=30),
     },
 }
 

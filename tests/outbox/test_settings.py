@@ -94,7 +94,7 @@ class CelerySettingsTests(SimpleTestCase):
     def test_the_scheduler_relays_within_a_minute_and_purges_keys_daily(self):
         schedule = {
             entry["task"]: entry["schedule"]
-            for entry in settings.CELERY_BEAT_SCHEDULE.values()
+            for entry in app.conf.beat_schedule.values()
         }
         self.assertLessEqual(schedule["outbox.relay"], 30)
         purge = schedule["idempotency.purge_expired_keys"]

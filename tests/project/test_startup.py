@@ -28,6 +28,7 @@ VARIABLES = (
     "DATABASE_MAX_PROCESSES",
     "DATABASE_SERVER_SIDE_BINDING",
     "PROMETHEUS_MULTIPROC_DIR",
+    "SECRET_KEY_FALLBACKS",
 )
 PRODUCTION = {
     "DEBUG": "0",
@@ -186,6 +187,28 @@ class ProductionSecretsTests(SimpleTestCase):
                 env["WEBHOOK_SECRET"] = value
             with self.subTest(value=value):
                 self.assertTrue(self.refusal(**env).startswith("WEBHOOK_SECRET: "))
+
+    def test_debug_0_refuses_the_development_secret_key_among_the_fallbacks(self):
+        development = "dev-only-insecure-secret-key-change-me-in-production"
+        env = {
+            **PRODUCTION,
+            "SECRET_KEY_FALLBACKS": f"old-production-key,{development}",
+        }
+        self.assertTrue(self.refusal(**env).startswith("SECRET_KEY_FALLBACKS: "))
+
+    def test_the_fallbacks_are_read_comma_separated(self):
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)",
+            **PRODUCTION,
+            SECRET_KEY_FALLBACKS="first-old-key, second-old-key",
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            result.stdout.strip().splitlines()[-1],
+            "['first-old-key', 'second-old-key']",
+        )
 
     def test_debug_1_keeps_the_development_secrets(self):
         result = manage("check", DEBUG="1")
