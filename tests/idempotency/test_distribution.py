@@ -59,8 +59,11 @@ class Item(models.Model):
 """
 
 VIEWS = """
+from threading import Event
+
 from django.http import HttpResponse, HttpResponseRedirect
 from rest_framework import status, viewsets
+from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from idempotency.drf import idempotent_view
@@ -71,6 +74,24 @@ class ItemViewSet(viewsets.ViewSet):
     def create(self, request):
         item = Item.objects.create(name=request.data["name"])
         return Response({"id": item.pk, "name": item.name}, status=status.HTTP_201_CREATED)
+
+
+@api_view(["POST"])
+def moved_create(request):
+    Item.objects.create(name=request.data["name"])
+    return Response(status=status.HTTP_303_SEE_OTHER, headers={"Location": "/api/items/"})
+
+
+# Set once the held request is inside its transaction; it answers once released.
+held_entered, held_release = Event(), Event()
+
+
+@api_view(["POST"])
+def held_create(request):
+    item = Item.objects.create(name=request.data["name"])
+    held_entered.set()
+    held_release.wait(timeout=30)
+    return Response({"id": item.pk}, status=status.HTTP_201_CREATED)
 
 
 def plain_create(request):
@@ -88,13 +109,21 @@ URLS = """
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from shop.views import ItemViewSet, opted_create, plain_create
+from shop.views import (
+    ItemViewSet,
+    held_create,
+    moved_create,
+    opted_create,
+    plain_create,
+)
 
 router = SimpleRouter()
 router.register("api/items", ItemViewSet, basename="item")
 urlpatterns = [
     *router.urls,
     path("api/plain/", plain_create),
+    path("api/moved/", moved_create),
+    path("api/held/", held_create),
     path("opted/", opted_create),
 ]
 """
@@ -115,13 +144,16 @@ django.setup()
 
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 import idempotency
 import rest_framework
 from idempotency.checks import check_database
 from idempotency.functions import idempotent
+from idempotency.models import IdempotencyKey
 from shop.models import Item
+from shop.views import held_entered, held_release
 
 call_command("makemigrations", "shop", verbosity=0)
 call_command("migrate", verbosity=0)
@@ -163,6 +195,27 @@ if sys.argv[1:] == ["race"]:
     out["race"], out["race_rows"] = sorted(statuses), rows("r")
     print(json.dumps(out))
     sys.exit()
+if sys.argv[1:] == ["in-flight"]:
+    first = []
+
+    def hold():
+        try:
+            first.append(answer(post("h", "h", path="/api/held/")))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    out["entered"] = held_entered.wait(timeout=30)
+    with override_settings(IDEMPOTENCY={"IN_FLIGHT_WAIT_SECONDS": 0.2}):
+        busy = post("h", "h", path="/api/held/")
+    held_release.set()
+    thread.join()
+    out["busy"] = [busy.status_code, busy.json(), busy.headers.get("Retry-After")]
+    out["held"] = [*first, answer(post("h", "h", path="/api/held/"))]
+    out["held_rows"] = rows("h")
+    print(json.dumps(out))
+    sys.exit()
 
 call_command("check", fail_level="WARNING")
 # Every module of the app imports with what the wheel declares, Celery
@@ -176,6 +229,10 @@ other = post("k", "b")
 out["other"], out["rows"] = [other.status_code, other.json()], rows("a")
 plain = post("p", "p", path="/api/plain/", format="multipart")
 out["plain"] = [plain.status_code, rows("p")]
+moved = [post("m", "m", path="/api/moved/") for _ in "12"]
+out["moved"] = [[*answer(r), r.headers.get("Location")] for r in moved]
+out["moved_rows"] = rows("m")
+out["moved_key"] = IdempotencyKey.objects.filter(key="m").exists()
 out["opted"] = [answer(post("o", "o", path="/opted/", format="multipart")) for _ in "12"]
 out["opted_rows"] = rows("o")
 
@@ -374,6 +431,11 @@ class DistributionTests(TransactionTestCase):
                 self.assertEqual(out["rows"], 1)
                 # A plain Django view under /api/ keeps its write and redirect.
                 self.assertEqual(out["plain"], [302, 1])
+                # A DRF view under /api/ that redirects keeps its write and
+                # releases the key: the retry runs again, it is no replay.
+                self.assertEqual(out["moved"], [[303, None, "/api/items/"]] * 2)
+                self.assertEqual(out["moved_rows"], 2)
+                self.assertFalse(out["moved_key"])
                 self.assertEqual(out["opted"], [[201, None], [200, "true"]])
                 self.assertEqual(out["opted_rows"], 1)
                 self.assertEqual(out["function"], [6, 6, 1])
@@ -391,3 +453,21 @@ class DistributionTests(TransactionTestCase):
                 self.assertEqual(out["race"].count(201), 1, out["race"])
                 self.assertTrue(set(out["race"]) <= {200, 201, 409}, out["race"])
                 self.assertEqual(out["race_rows"], 1)
+
+    @unittest.skipIf(
+        connection.vendor == "sqlite",
+        "needs PostgreSQL: SQLite serialises writers, so a duplicate waits for "
+        "the first to commit and is never found in flight",
+    )
+    def test_an_in_flight_duplicate_is_409_with_its_code_under_drfs_handler(self):
+        for version in self.versions:
+            with self.subTest(django=version):
+                _, out = self.run_project(version, "in-flight")
+                self.assertTrue(out["entered"])
+                status, body, retry_after = out["busy"]
+                self.assertEqual(status, 409)
+                self.assertEqual(body["code"], "idempotency_key_in_use")
+                self.assertEqual(retry_after, "1")
+                # The first answers once released; its retry is the replay.
+                self.assertEqual(out["held"], [[201, None], [200, "true"]])
+                self.assertEqual(out["held_rows"], 1)
