@@ -15,6 +15,9 @@ class Forwarder:
 
     ``cut()`` closes every open connection and refuses new ones until
     ``restore()``, as a server that went down and came back would.
+    ``cut_on_next_send()`` does it the moment a client next sends something,
+    after passing it on and before anything comes back: a connection lost
+    during a publish, whose fate the client cannot know.
     """
 
     def __init__(self, target, *, listen_host="127.0.0.1", port=0):
@@ -24,6 +27,7 @@ class Forwarder:
         self.host = listen_host
         self.open = threading.Event()
         self.open.set()
+        self.armed = threading.Event()
         self._lock = threading.Lock()
         self._sockets = set()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -46,14 +50,26 @@ class Forwarder:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
+            for source, sink, outbound in (
+                (client, upstream, True),
+                (upstream, client, False),
+            ):
                 threading.Thread(
-                    target=self._pipe, args=(source, sink), daemon=True
+                    target=self._pipe, args=(source, sink, outbound), daemon=True
                 ).start()
 
-    def _pipe(self, source, sink):
+    def _pipe(self, source, sink, outbound):
         try:
             while data := source.recv(65536):
+                if self.armed.is_set():
+                    if not outbound:
+                        continue  # nothing comes back once armed
+                    # What the client sends reaches the server, then the
+                    # connections are cut.
+                    sink.sendall(data)
+                    self.cut()
+                    self.armed.clear()
+                    return
                 sink.sendall(data)
         except OSError:
             pass
@@ -75,6 +91,10 @@ class Forwarder:
             sockets = list(self._sockets)
         for sock in sockets:
             self._close(sock)
+
+    def cut_on_next_send(self):
+        """Cut every connection, and refuse new ones, once a client next sends."""
+        self.armed.set()
 
     def restore(self):
         """Forward new connections again."""

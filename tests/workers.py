@@ -19,6 +19,7 @@ import kombu
 import kombu.exceptions
 from django.conf import settings
 
+from tests.forwarder import Forwarder
 from tests.servers import children_of, database_url, environment, wait_for
 
 
@@ -74,6 +75,13 @@ class Broker:
 
     def connection(self):
         return kombu.Connection(self.url)
+
+    def forwarded(self):
+        """Return a Forwarder to this RabbitMQ and the URL of this vhost through it."""
+        host, port = RABBITMQ_HOST.rsplit(":", 1)
+        forwarder = Forwarder((host, int(port)))
+        vhost = quote(self.vhost, safe="")
+        return forwarder, f"amqp://guest:guest@127.0.0.1:{forwarder.port}/{vhost}"
 
     def delete(self):
         _rabbitmqctl("delete_vhost", self.vhost)

@@ -1,5 +1,6 @@
 import json
 import signal
+import subprocess
 
 import kombu
 from celery import current_app
@@ -101,6 +102,55 @@ class EventsOnTheBrokerTests(OrderEventsQueue, TransactionTestCase):
         self.assertTrue(publisher.confirms)
         self.assertEqual(events_relay_once(publisher=publisher), 3)
         self.assertEqual(len(self.received()), 3)
+
+
+@needs_rabbitmq_and_postgresql
+class UnconfirmedPublishTests(OrderEventsQueue, TransactionTestCase):
+    """An event the broker refused, or may not have, stays unpublished and goes again."""
+
+    def relay_fails(self, publisher):
+        with self.assertRaises(publisher.errors):
+            events_relay_once(publisher=publisher)
+        publisher.close()
+        self.assertFalse(Event.objects.filter(published_at__isnull=False).exists())
+        self.assertFalse(WebhookDelivery.objects.exists())
+
+    def relay_again(self):
+        publisher = EventPublisher(self.broker.url)
+        self.addCleanup(publisher.close)
+        self.assertEqual(events_relay_once(publisher=publisher), 2)
+        self.assertFalse(Event.objects.filter(published_at__isnull=True).exists())
+
+    def test_an_event_the_broker_refuses_is_published_again(self):
+        WebhookEndpoint.objects.create(url="https://example.com/hook", events=["*"])
+        make_order(status="processing")
+        policy = ["rabbitmqctl", "-q", "set_policy", "-p", self.broker.vhost]
+        full = '{"max-length": 0, "overflow": "reject-publish"}'
+        subprocess.run(
+            [*policy, "--apply-to", "queues", "full", "^order-events$", full],
+            check=True,
+            timeout=60,
+        )
+        self.relay_fails(EventPublisher(self.broker.url))
+        clear = ["rabbitmqctl", "-q", "clear_policy", "-p", self.broker.vhost]
+        subprocess.run([*clear, "full"], check=True, timeout=60)
+        self.relay_again()
+        self.assertEqual(len(self.received()), 2)
+        self.assertEqual(WebhookDelivery.objects.count(), 2)
+
+    def test_an_event_whose_connection_is_lost_during_the_publish_goes_again(self):
+        make_order(status="processing")
+        forwarder, url = self.broker.forwarded()
+        self.addCleanup(forwarder.close)
+        publisher = EventPublisher(url)
+        forwarder.cut_on_next_send()
+        self.relay_fails(publisher)
+        self.relay_again()
+        # Copies of the lost attempt may be there too, under the same ids.
+        ids = [m.properties["message_id"] for m in self.received()]
+        self.assertEqual(
+            set(ids), {str(pk) for pk in Event.objects.values_list("pk", flat=True)}
+        )
 
 
 @needs_rabbitmq_and_postgresql

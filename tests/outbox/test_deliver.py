@@ -1,11 +1,13 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from outbox.conf import outbox_settings
 from outbox.delivery import message_deliver
 from outbox.mail import mail_message_id
 from outbox.models import OutboxMessage
@@ -173,6 +175,25 @@ class RelayableTests(TestCase):
             self.relayable(),
             {"pending-old", "pending-relayed-long-ago", "taken-lost"},
         )
+
+    def test_by_default_a_lost_task_is_handed_over_again_a_minute_after_its_attempt(
+        self,
+    ):
+        now = timezone.now()
+        make_message(
+            "lost", state="handed_over", attempted_at=now - timedelta(seconds=62)
+        )
+        make_message(
+            "late", state="handed_over", attempted_at=now - timedelta(seconds=50)
+        )
+        relayable = OutboxMessage.objects.relayable(
+            relay_after=outbox_settings.RELAY_AFTER_SECONDS,
+            rehand_after=outbox_settings.REHAND_AFTER_SECONDS,
+        )
+        self.assertEqual(list(relayable.values_list("dedupe_key", flat=True)), ["lost"])
+        # With the scheduler's interval, well within the two minutes after a fault.
+        interval = settings.CELERY_BEAT_SCHEDULE["outbox-relay"]["schedule"]
+        self.assertLessEqual(outbox_settings.REHAND_AFTER_SECONDS + interval, 90)
 
 
 class FailureClassTests(TestCase):

@@ -1,16 +1,18 @@
 """The outbox's failure classes with a real worker: a database that goes away, a crash."""
 
 import subprocess
+import sys
 
 from celery import current_app
 from django.db import connection
-from django.test import TransactionTestCase
+from django.test import SimpleTestCase, TransactionTestCase
 
 from outbox.models import OutboxMessage
 from tests.concurrency import needs_postgresql
 from tests.forwarder import Forwarder
 from tests.outbox.smtp import SmtpServer
 from tests.outbox.test_worker import sign_up
+from tests.project.test_startup import run
 from tests.servers import Gunicorn, wait_for
 from tests.workers import Broker, CeleryWorker, needs_rabbitmq
 
@@ -140,3 +142,45 @@ class OutboxFaultTests(TransactionTestCase):
             timeout=60,
             what=f"the next message sent\n{worker.output()}",
         )
+
+
+# Celery's own publish, as the relay and a retry make it, in a process of the
+# project configured by the environment alone.
+CELERY_PUBLISH = """
+import django
+django.setup()
+from amqp.exceptions import MessageNacked
+from kombu.exceptions import OperationalError
+from idem_project.celery import app
+print(app.conf.broker_transport_options.get("confirm_publish"))
+try:
+    app.send_task("outbox.relay", retry=False)
+except OperationalError as error:
+    print("refused" if isinstance(error.__cause__, MessageNacked) else error)
+else:
+    print("sent")
+"""
+
+
+@needs_rabbitmq
+class CeleryPublishTests(SimpleTestCase):
+    def test_celery_s_own_publish_raises_when_rabbitmq_refuses_it(self):
+        broker = Broker()
+        self.addCleanup(broker.delete)
+        with broker.connection() as conn:
+            conn.default_channel.queue_declare(
+                queue="celery", durable=True, auto_delete=False
+            )
+        policy = ["rabbitmqctl", "-q", "set_policy", "-p", broker.vhost]
+        full = '{"max-length": 0, "overflow": "reject-publish"}'
+        subprocess.run(
+            [*policy, "--apply-to", "queues", "full", "^celery$", full],
+            check=True,
+            timeout=60,
+        )
+        result = run(
+            [sys.executable, "-c", CELERY_PUBLISH],
+            CELERY_BROKER_URL=broker.url,
+            DJANGO_SETTINGS_MODULE="idem_project.settings",
+        )
+        self.assertEqual(result.stdout.split(), ["True", "refused"], result.stderr)

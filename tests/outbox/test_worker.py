@@ -134,6 +134,31 @@ class OutboxWorkerTests(TransactionTestCase):
         self.assertEqual(len(smtp.accepted), 2)
         self.assertNotIn("stays pending for the relay", web.output())
 
+    def test_a_connection_lost_during_the_hand_over_leaves_it_to_the_relay(self):
+        """The publish reaches RabbitMQ, its confirm never comes back: sent once."""
+        forwarder, url = self.broker.forwarded()
+        self.addCleanup(forwarder.close)
+        smtp = self.smtp()
+        web = self.web(broker_url=url)
+        self.assertEqual(sign_up(web, "ada@example.com"), 201)
+        self.assertNotIn("stays pending for the relay", web.output())
+        forwarder.cut_on_next_send()
+        self.assertEqual(sign_up(web, "bob@example.com"), 201)
+        self.assertIn("stays pending for the relay", web.output())
+        # RabbitMQ has both tasks; the web knows of one: the other stays
+        # pending, and whichever copy comes first sends it.
+        with self.broker.connection() as conn:
+            _, waiting, _ = conn.default_channel.queue_declare("celery", passive=True)
+        self.assertEqual(waiting, 2)
+        forwarder.restore()
+        env = {"OUTBOX_RELAY_INTERVAL": "1", "OUTBOX_RELAY_AFTER": "1"}
+        worker = self.worker(smtp, env=env, beat=True)
+        self.wait_until_done(worker, count=2)
+        self.assertEqual(
+            sorted(m["To"] for m in smtp.accepted),
+            ["ada@example.com", "bob@example.com"],
+        )
+
     def test_broker_unreachable_from_the_web_then_the_scheduler_hands_over(self):
         smtp = self.smtp()
         web = self.web(broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
