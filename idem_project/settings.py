@@ -244,6 +244,8 @@ IDEMPOTENCY = {
 
 # Who may read /metrics: comma-separated IP addresses or networks (10.0.0.0/8).
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# Where every process of this host writes its metric values (idem_project/startup.py).
+METRICS_DIRECTORY = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -28,7 +28,7 @@ def settings_or_exit(*, exit_code: int = 1) -> Any:
 
     try:
         settings.INSTALLED_APPS  # noqa: B018  imports the settings module
-        share_metrics_directory(settings.VAR_DIR / "metrics")
+        share_metrics_directory(settings.METRICS_DIRECTORY)
     except EnvironmentValueError as exc:
         sys.stderr.write(f"{exc}\n")
         sys.stderr.flush()
@@ -36,11 +36,11 @@ def settings_or_exit(*, exit_code: int = 1) -> Any:
     return settings
 
 
-def share_metrics_directory(default: Path) -> None:
-    """Make every process of this machine write its metric values to one directory.
+def share_metrics_directory(directory: Path) -> None:
+    """Make every process of this machine write its metric values to ``directory``.
 
-    ``PROMETHEUS_MULTIPROC_DIR`` is the environment's value, or else
-    ``default`` (``VAR_DIR/metrics``), so the web, the workers and the
+    It is METRICS_DIRECTORY: ``PROMETHEUS_MULTIPROC_DIR`` when set, or else
+    ``VAR_DIR/metrics``, so the web, the workers and the
     scheduler started from one checkout share it with no configuration and
     ``/metrics`` sums them all. prometheus_client reads the variable once,
     when first imported: every entry point calls this before anything
@@ -50,7 +50,7 @@ def share_metrics_directory(default: Path) -> None:
 
     Raise EnvironmentValueError when the directory cannot be written.
     """
-    directory = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(default)))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     with contextlib.suppress(OSError):  # reported below
         directory.mkdir(parents=True, exist_ok=True)
     if not (directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)):

@@ -48,19 +48,21 @@ class _ProcessRegistry(Collector):
 
 
 class _FilesCollector(multiprocess.MultiProcessCollector):
-    """Every process's values in ``PROMETHEUS_MULTIPROC_DIR``, without half-made files.
+    """Every process's values in METRICS_DIRECTORY, without half-made files.
 
     A process creates its file empty, then sizes it: a scrape at that moment
     would fail on the empty file. Such a file holds no value yet; it is left
     out of this scrape. A counter no process has counted yet is shown
-    without samples, as in one process. The directory is the one
-    prometheus_client's constructor found and checked, so the environment is
-    read by the library alone.
+    without samples, as in one process.
     """
+
+    def __init__(self, registry: CollectorRegistry, directory: Path) -> None:
+        super().__init__(registry, path=str(directory))
+        self.directory = directory
 
     def collect(self) -> Iterable[Metric]:
         files = []
-        for path in Path(self._path).glob("*.db"):
+        for path in self.directory.glob("*.db"):
             try:
                 if path.stat().st_size >= 8:
                     files.append(str(path))
@@ -77,7 +79,7 @@ def _registry(multiprocess_mode: bool) -> CollectorRegistry:
     """Return the registry /metrics shows: the counters, then the database gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode:
-        _FilesCollector(registry)
+        _FilesCollector(registry, Path(settings.METRICS_DIRECTORY))
         # In one process these are in REGISTRY already.
         for collector in SCRAPE_TIME_COLLECTORS:
             registry.register(collector)
