@@ -1,5 +1,6 @@
 """Admin for idempotency keys: read-only rows that staff can release or purge."""
 
+import importlib.util
 import json
 from typing import Any
 
@@ -83,6 +84,10 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         # release_keys is the same deletion, named for what it means here.
         actions.pop("delete_selected", None)
+        if importlib.util.find_spec("celery") is None:
+            # Without the "celery" extra there is no worker to hand the purge
+            # to: manage.py purge_idempotency_keys does it.
+            actions.pop("purge_expired_keys", None)
         return actions
 
     def get_search_results(

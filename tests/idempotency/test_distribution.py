@@ -27,13 +27,34 @@ SECRET_KEY = "distribution-test-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.messages",
+    "django.contrib.sessions",
     "rest_framework",
     "idempotency",
     "shop",
 ]
-MIDDLEWARE = ["idempotency.drf.IdempotencyMiddleware"]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "idempotency.drf.IdempotencyMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
 ROOT_URLCONF = "urls"
 DATABASES = {"default": json.loads(os.environ["SHOP_DATABASE"])}
 # DRF's own exception handler: the app's answers carry their code anyway.
@@ -136,19 +157,22 @@ import os
 import pkgutil
 import sys
 import threading
+from types import SimpleNamespace
 
 import django
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "settings"
 django.setup()
 
+from django.contrib.admin.sites import AdminSite
 from django.core.management import call_command
 from django.db import connection
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from rest_framework.test import APIClient
 
 import idempotency
 import rest_framework
+from idempotency.admin import IdempotencyKeyAdmin
 from idempotency.checks import check_database
 from idempotency.functions import idempotent
 from idempotency.models import IdempotencyKey
@@ -224,6 +248,12 @@ call_command("check", fail_level="WARNING")
 for module in pkgutil.walk_packages(idempotency.__path__, "idempotency."):
     if module.name not in ("idempotency.schema", "idempotency.admin", "idempotency.tasks"):
         importlib.import_module(module.name)
+# Without Celery the admin offers no purge to hand to a worker.
+staff = SimpleNamespace(is_active=True, is_staff=True, has_perm=lambda *_: True)
+request = RequestFactory().get("/")
+request.user = staff
+key_admin = IdempotencyKeyAdmin(IdempotencyKey, AdminSite())
+out["admin_actions"] = sorted(key_admin.get_actions(request))
 out["first"], out["again"] = answer(post("k", "a")), answer(post("k", "a"))
 other = post("k", "b")
 out["other"], out["rows"] = [other.status_code, other.json()], rows("a")
@@ -431,6 +461,7 @@ class DistributionTests(TransactionTestCase):
                 self.assertEqual(out["rows"], 1)
                 # A plain Django view under /api/ keeps its write and redirect.
                 self.assertEqual(out["plain"], [302, 1])
+                self.assertEqual(out["admin_actions"], ["release_keys"])
                 # A DRF view under /api/ that redirects keeps its write and
                 # releases the key: the retry runs again, it is no replay.
                 self.assertEqual(out["moved"], [[303, None, "/api/items/"]] * 2)
