@@ -8,7 +8,9 @@ signed event goes to ``PAYMENT_EVENTS_DEAD_QUEUE`` with the reason, is
 acknowledged once the broker confirmed the dead copy, and never retried. A
 database error puts a copy at the end of the queue (confirmed) after a
 pause, then acknowledges the original, to be applied later; a copy has a
-delivery count of its own.
+delivery count of its own. Any other error does the same, counted in the
+copy's ``x-errors`` header: the ERROR_LIMIT-th goes to the dead queue with
+the error's class and message.
 
 On RabbitMQ both queues are quorum queues: a message delivered
 ``DELIVERY_LIMIT + 1`` times without being acknowledged (a message that
@@ -29,6 +31,7 @@ from kombu.message import Message
 from rest_framework.exceptions import ParseError, ValidationError
 
 from observability.metrics import CONSUMED_MESSAGES
+from outbox.models import ERROR_LIMIT
 from webhooks.exceptions import InvalidSignature
 from webhooks.models import WebhookEvent
 from webhooks.services import payment_event_accept
@@ -43,6 +46,8 @@ REASON_HEADER = "x-dead-reason"
 #: Redeliveries after which the broker dead-letters a message that never
 #: finished: at most 5 deliveries in all.
 DELIVERY_LIMIT = 4
+#: The header counting the errors of no known class a message has met.
+ERRORS_HEADER = "x-errors"
 #: Headers the broker adds to a delivery or a dead letter; not carried over.
 BROKER_HEADERS = ("x-delivery-count", "x-death", "x-first-death-exchange")
 # Pauses before a message that met a database error goes back on the queue.
@@ -112,10 +117,10 @@ class PaymentEventsConsumer:
             self._put_back(message)
             return
         except Exception as exc:
-            # An error raised here would stop the whole worker, and the message,
-            # put back first in line, would stop every later one: keep it aside.
-            logger.exception("Payment event failed; sent aside.")
-            self._send_aside(message, reason=f"error: {type(exc).__name__}")
+            # Raised here, it would stop the whole worker, and the message,
+            # put back first in line, would stop every later one.
+            logger.exception("Payment event failed.")
+            self._error_met(message, exc)
             return
         finally:
             close_old_connections()
@@ -139,7 +144,18 @@ class PaymentEventsConsumer:
         CONSUMED_MESSAGES.labels(CONSUMER, "dead").inc()
         logger.warning("Payment event refused, sent to %s: %s", self.dead.name, reason)
 
-    def _put_back(self, message: Message) -> None:
+    def _error_met(self, message: Message, exc: Exception) -> None:
+        """Put the message back, counting the error; the ERROR_LIMIT-th sends it aside."""
+        errors = int((message.headers or {}).get(ERRORS_HEADER, 0)) + 1
+        if errors >= ERROR_LIMIT:
+            reason = f"error: {type(exc).__name__}: {exc}"[:500]
+            self._send_aside(message, reason=reason)
+            return
+        self._put_back(message, extra={ERRORS_HEADER: errors})
+
+    def _put_back(
+        self, message: Message, *, extra: dict[str, Any] | None = None
+    ) -> None:
         """Put a copy at the end of the queue after a pause, then ack the original.
 
         The pause grows with each failure in a row, so a database outage does
@@ -150,7 +166,7 @@ class PaymentEventsConsumer:
         pause = min(_FIRST_PAUSE * 2**self.failures, _LONGEST_PAUSE)
         self.failures += 1
         time.sleep(pause)
-        if self._publish(message, self.queue, {}):
+        if self._publish(message, self.queue, extra or {}):
             message.ack()
         else:
             message.requeue()

@@ -13,6 +13,7 @@ from kombu.exceptions import ChannelError
 
 from consumers.payment_events import (
     BROKER_HEADERS,
+    ERRORS_HEADER,
     REASON_HEADER,
     dead_queue,
     message_body,
@@ -45,8 +46,8 @@ def messages_move(connection: Connection, source: str, target: Queue) -> int:
     acknowledged: a fault between the two leaves a copy too, never none, and
     every consumer applies a message once. Only the messages waiting when the
     move starts are moved, so one that comes back meanwhile is not moved
-    twice. The reason of a dead letter and the broker's own headers are
-    dropped.
+    twice. The reason of a dead letter, its count of errors and the broker's
+    own headers are dropped: a moved message starts afresh.
     """
     if quorum_transport(connection):
         connection = connection.clone(
@@ -65,7 +66,7 @@ def messages_move(connection: Connection, source: str, target: Queue) -> int:
                 headers = {
                     key: value
                     for key, value in (message.headers or {}).items()
-                    if key not in (*BROKER_HEADERS, REASON_HEADER)
+                    if key not in (*BROKER_HEADERS, REASON_HEADER, ERRORS_HEADER)
                     and not key.startswith("x-last-death")
                 }
                 producer.publish(

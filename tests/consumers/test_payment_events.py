@@ -114,6 +114,31 @@ class PaymentEventsConsumerTests(TransactionTestCase):
         self.assertEqual(ready_count(self.conn, QUEUE), 0)
         self.assertEqual(ready_count(self.conn, DEAD), 0)
 
+    def test_an_error_of_no_known_class_is_retried_ten_times_then_sent_aside(self):
+        order, other = make_order(), make_order()
+        worker = self.start_worker(include=["tests.consumers.faults"])
+        publish(self.conn, payment_succeeded(order.pk, event_id="evt_error_once_1"))
+        publish(self.conn, payment_succeeded(other.pk, event_id="evt_error_always"))
+        self.assertEqual(self.wait_for_event("evt_error_once_1").outcome, "processed")
+        wait_for(
+            lambda: ready_count(self.conn, DEAD) == 1,
+            timeout=120,
+            what=f"the failing event sent aside\n{worker.output()}",
+        )
+        log = worker.output(tail=10**7)
+        self.stop_workers()
+        (dead,) = drain(self.conn, DEAD)
+        self.assertEqual(
+            dead.headers["x-dead-reason"],
+            "error: PaymentFault: cannot apply evt_error_always",
+        )
+        raised = "tests.consumers.faults.PaymentFault: cannot apply evt_error_always"
+        self.assertEqual(log.count(raised), 10)
+        self.assertFalse(
+            WebhookEvent.objects.filter(event_id="evt_error_always").exists()
+        )
+        self.assertEqual(ready_count(self.conn, QUEUE), 0)
+
     def test_a_worker_killed_while_applying_loses_nothing_and_applies_once(self):
         """The kill lands inside the event's transaction, blocked on the order's lock.
 
