@@ -176,8 +176,9 @@ def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
     """Hand the due deliveries nobody holds to the workers; return how many.
 
     A delivery handed over and not taken within REDISPATCH_AFTER seconds
-    (a lost task) is handed over again; a worker ignores a task for a
-    delivery that is not due, held or done. An endpoint gets no more than
+    (a lost task) is handed over again; one the broker refused is handed
+    over at the next run; a worker ignores a task for a delivery that is
+    not due, held or done, and gives back its room. An endpoint gets no more than
     WEBHOOK_ENDPOINT_CONCURRENCY attempts in flight at once, so a slow one
     holds no more than that many of the workers' slots.
     """
@@ -202,8 +203,16 @@ def deliveries_dispatch(*, extra: Q | None = None, limit: int = 500) -> int:
     if not pks:
         return 0
     WebhookDelivery.objects.filter(pk__in=pks).update(dispatched_at=db_now())
-    for pk in pks:
-        current_app.send_task(DELIVER_TASK, args=[pk], queue="webhooks")
+    sent = 0
+    try:
+        for pk in pks:
+            current_app.send_task(DELIVER_TASK, args=[pk], queue="webhooks")
+            sent += 1
+    finally:
+        if sent < len(pks):
+            # The broker failed: what it did not take holds no room at its
+            # endpoint, and the next run hands it over.
+            WebhookDelivery.objects.filter(pk__in=pks[sent:]).update(dispatched_at=None)
     return len(pks)
 
 

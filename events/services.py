@@ -127,6 +127,9 @@ def _claim_within_concurrency(delivery_id: int) -> str:
         if not WebhookDelivery.objects.claim(
             delivery_id, lease_seconds=events_settings.lease_seconds
         ):
+            # Not due, held or done: the hand-over no longer takes a slot of
+            # the endpoint; the relay hands it over again once it is due.
+            WebhookDelivery.objects.filter(pk=delivery_id).update(dispatched_at=None)
             return "skipped"
     return "claimed"
 

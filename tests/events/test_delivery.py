@@ -1,17 +1,33 @@
 import json
+import sys
+import unittest
 from datetime import timedelta
 
+from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
+from core.clock import db_now
 from events.models import Event, WebhookDelivery, WebhookEndpoint
 from events.relay import endpoints_room
 from events.services import delivery_attempt
 from events.signatures import verify_signature
 from tests.events.helpers import FAST, attempt_due, relay
 from tests.events.receiver import Receiver
-from tests.servers import wait_for
+from tests.project.test_startup import run
+from tests.servers import database_url, free_port, wait_for
 from tests.webhooks.deliveries import make_order
+
+# One run of the relay's hand-over, in a process of the project.
+DISPATCH = """
+import django
+django.setup()
+from events.relay import deliveries_dispatch
+try:
+    deliveries_dispatch()
+except Exception as error:
+    print(type(error).__name__)
+"""
 
 
 @override_settings(EVENTS=FAST)
@@ -203,6 +219,46 @@ class PrivateAddressTests(TransactionTestCase):
         self.assertIn(
             "non-public address (127.0.0.1)", WebhookDelivery.objects.first().last_error
         )
+
+
+@override_settings(EVENTS=FAST)
+class HandOverRoomTests(TransactionTestCase):
+    """A hand-over that will not be attempted gives its slot at the endpoint back."""
+
+    def setUp(self):
+        self.endpoint = WebhookEndpoint.objects.create(
+            url="https://example.com/hook", events=["*"]
+        )
+        make_order()
+        relay()
+        self.delivery = WebhookDelivery.objects.get()
+
+    def test_a_task_for_a_delivery_not_yet_due_is_skipped_and_frees_its_slot(self):
+        WebhookDelivery.objects.update(
+            dispatched_at=db_now(), next_attempt_at=db_now(plus=60)
+        )
+        self.assertEqual(endpoints_room(handed_over_within=60), {self.endpoint.pk: 1})
+        self.assertEqual(delivery_attempt(delivery_id=self.delivery.pk), "skipped")
+        self.assertEqual(endpoints_room(handed_over_within=60), {})
+        self.delivery.refresh_from_db()
+        self.assertIsNone(self.delivery.dispatched_at)
+
+    @unittest.skipUnless(
+        connection.vendor == "postgresql",
+        "needs PostgreSQL: the relay's process shares the test database",
+    )
+    def test_a_hand_over_the_broker_refused_frees_its_slot(self):
+        """The relay of a process whose broker refuses connections."""
+        result = run(
+            [sys.executable, "-c", DISPATCH],
+            DATABASE_URL=database_url(),
+            CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
+            DJANGO_SETTINGS_MODULE="idem_project.settings",
+        )
+        self.assertEqual(result.stdout.split(), ["OperationalError"], result.stderr)
+        self.delivery.refresh_from_db()
+        self.assertIsNone(self.delivery.dispatched_at)
+        self.assertEqual(endpoints_room(handed_over_within=60), {})
 
 
 class NoTransactionTests(TransactionTestCase):
