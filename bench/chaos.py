@@ -71,8 +71,9 @@ KINDS = (
     "endpoint",
 )
 #: Seconds after an accepted mail or webhook delivery in which a SIGKILLed
-#: worker may have lost its record, so the effect is carried out again (the
-#: documented duplicate windows of the outbox and of webhooks).
+#: worker, or PostgreSQL going down, may have lost its record, so the effect
+#: is carried out again (the documented duplicate windows of the outbox and
+#: of webhooks).
 KILL_WINDOW = 2.0
 
 
@@ -459,6 +460,8 @@ class Run:
         self.deadline = self.started + max_minutes * 60
         self.base = Path(tempfile.mkdtemp(prefix="idem-chaos-"))
         self.faults: list[Fault] = []
+        #: When PostgreSQL was stopped and when it was started again.
+        self.outages: list[tuple[float, float]] = []
         self.recoveries: list[threading.Thread] = []
         self.busy: set[str] = set()
         self.last_fault = 0.0
@@ -508,6 +511,12 @@ class Run:
             "WEBHOOK_ALLOW_PRIVATE": "1",
             "WEBHOOK_TIMEOUT": "5",
             "WEBHOOK_RETRY_MAX_INTERVAL": "5",
+            # The one receiver gets every event of the run, about 30 a
+            # second under load; 2 attempts at once (the default), each
+            # slot refilled at the relays' next poll, carry out about 15
+            # to 20 a second, too few to drain the backlog within the two
+            # minutes. 4: as many as the two workers' processes.
+            "WEBHOOK_ENDPOINT_CONCURRENCY": "4",
             "DJANGO_SUPERUSER_EMAIL": STAFF_EMAIL,
             "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         }
@@ -829,12 +838,16 @@ class Run:
         fault = self.fault("restart PostgreSQL", "postgresql")
         down = self.fault_rng.uniform(1, 5)
 
-        def restart() -> None:
-            self.pg.stop()
-            time.sleep(down)
-            self.pg.start()
+        self.recover(fault, ("postgresql",), lambda: self.postgres_down(down))
 
-        self.recover(fault, ("postgresql",), restart)
+    def postgres_down(self, seconds: float) -> None:
+        """Stop PostgreSQL for ``seconds``, start it, and record the outage."""
+        began = time.time()
+        self.pg.stop()
+        time.sleep(seconds)
+        self.pg.start()
+        with self.lock:
+            self.outages.append((began, time.time()))
 
     def postgres_down_while_smtp_refuses(self) -> None:
         fault = self.fault("PostgreSQL down while SMTP refuses", "postgresql", "smtp")
@@ -843,9 +856,7 @@ class Run:
         def run() -> None:
             self.smtp.refusing = True
             try:
-                self.pg.stop()
-                time.sleep(down)
-                self.pg.start()
+                self.postgres_down(down)
                 time.sleep(after)
             finally:
                 self.smtp.refusing = False
@@ -1021,13 +1032,20 @@ class Run:
                 "SELECT order_id FROM orders_orderevent WHERE status = 'completed'"
             )
         )
-        # The documented windows: a worker killed right after the server
-        # accepted the mail (or the endpoint the delivery), before it was
-        # recorded, carries the effect out again.
-        kills = [f.at for f in faults if f.name.startswith("SIGKILL worker")]
+        # The documented windows: a worker killed (or its database gone)
+        # right after the server accepted the mail (or the endpoint the
+        # delivery), before it was recorded, carries the effect out again.
+        # An attempt claimed before PostgreSQL stopped may be answered
+        # until it is back, and its record fails.
+        windows = [
+            (f.at - KILL_WINDOW, f.at)
+            for f in faults
+            if f.name.startswith("SIGKILL worker")
+        ]
+        windows += [(down - KILL_WINDOW, up) for down, up in self.outages]
 
         def in_window(first: float) -> bool:
-            return any(0 <= kill - first <= KILL_WINDOW for kill in kills)
+            return any(start <= first <= end for start, end in windows)
 
         mails = [message for _, message in self.smtp.accepted]
         ids = Counter(m["Message-ID"] for m in mails)
@@ -1149,9 +1167,10 @@ class Run:
         return True
 
     def dump(self) -> None:
-        """Write the faults, the mails and the webhook POSTs to the run's directory."""
+        """Write the faults, outages, mails and webhook POSTs to the run's directory."""
         seen = {
             "faults": [vars(fault) for fault in self.faults],
+            "outages": self.outages,
             "mails": [
                 [at, m["Message-ID"], m["To"], m["Subject"]]
                 for at, m in self.smtp.accepted
