@@ -60,9 +60,11 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
     ``failed`` (the retry window is over) and ``disabled`` (the endpoint
     answered 410 Gone and no longer receives anything). The claim is a short
     transaction and the record one statement; no transaction is open while
-    the endpoint is called. Once it is delivered or failed, the next delivery
-    of its resource to the endpoint is handed over (unless not
-    ``dispatch_next``). Raise TransactionManagementError inside a transaction.
+    the endpoint is called. Once it is recorded, the slot it held at the
+    endpoint goes at once to the endpoint's next due delivery (unless not
+    ``dispatch_next``), the next event of its resource first when it was
+    delivered or failed, instead of waiting for a relay's next look. Raise
+    TransactionManagementError inside a transaction.
     """
     if connection.in_atomic_block:
         raise TransactionManagementError(
@@ -94,9 +96,10 @@ def delivery_attempt(*, delivery_id: int, dispatch_next: bool = True) -> str:
         outcome,
         answer.error or answer.status,
     )
-    if dispatch_next and outcome != "retried":
-        # The next event of this resource may go to this endpoint now.
-        deliveries_dispatch(extra=_same_queue(delivery), limit=1)
+    if dispatch_next:
+        # Due deliveries go oldest first: the next event of this resource,
+        # now the head of its queue, before later events of other resources.
+        deliveries_dispatch(extra=Q(endpoint_id=delivery.endpoint_id), limit=1)
     return outcome
 
 
@@ -132,15 +135,6 @@ def _claim_within_concurrency(delivery_id: int) -> str:
             WebhookDelivery.objects.filter(pk=delivery_id).update(dispatched_at=None)
             return "skipped"
     return "claimed"
-
-
-def _same_queue(delivery: WebhookDelivery) -> Q:
-    return Q(
-        endpoint_id=delivery.endpoint_id,
-        resource=delivery.resource,
-        resource_id=delivery.resource_id,
-        owner_id=delivery.owner_id,
-    )
 
 
 def _record(delivery: WebhookDelivery, answer: Answer) -> str:

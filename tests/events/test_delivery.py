@@ -160,6 +160,17 @@ class DeliveryTests(TransactionTestCase):
             [("order.created", order.pk), ("order.completed", order.pk)],
         )
 
+    def test_a_finished_attempt_hands_its_slot_to_the_endpoint_s_next_delivery(self):
+        first, second = make_order(), make_order()
+        relay()
+        deliveries = WebhookDelivery.objects.filter(endpoint=self.endpoint)
+        this = deliveries.get(resource_id=first.pk)
+        with self.settings(EVENTS={**FAST, "WEBHOOK_ENDPOINT_CONCURRENCY": 1}):
+            self.assertEqual(delivery_attempt(delivery_id=this.pk), "delivered")
+        # Another order's delivery, handed over without waiting for a relay.
+        (handed,) = deliveries.filter(dispatched_at__isnull=False)
+        self.assertEqual(handed.resource_id, second.pk)
+
     def test_an_endpoint_holding_its_most_attempts_defers_the_next_and_only_its_own(
         self,
     ):
