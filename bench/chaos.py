@@ -511,12 +511,6 @@ class Run:
             "WEBHOOK_ALLOW_PRIVATE": "1",
             "WEBHOOK_TIMEOUT": "5",
             "WEBHOOK_RETRY_MAX_INTERVAL": "5",
-            # The one receiver gets every event of the run, about 30 a
-            # second under load; 2 attempts at once (the default), each
-            # slot refilled at the relays' next poll, carry out about 15
-            # to 20 a second, too few to drain the backlog within the two
-            # minutes. 4: as many as the two workers' processes.
-            "WEBHOOK_ENDPOINT_CONCURRENCY": "4",
             "DJANGO_SUPERUSER_EMAIL": STAFF_EMAIL,
             "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         }
