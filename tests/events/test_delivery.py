@@ -2,19 +2,16 @@ import json
 import sys
 import unittest
 from datetime import timedelta
-from unittest import mock
 
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
 from core.clock import db_now
-from events import services
 from events.models import Event, WebhookDelivery, WebhookEndpoint
 from events.relay import endpoints_room
 from events.services import delivery_attempt
 from events.signatures import verify_signature
-from events.tasks import DATABASE_RETRIES, delivery_attempt_task
 from tests.events.helpers import FAST, attempt_due, relay
 from tests.events.receiver import Receiver
 from tests.project.test_startup import run
@@ -273,53 +270,6 @@ class HandOverRoomTests(TransactionTestCase):
         self.delivery.refresh_from_db()
         self.assertIsNone(self.delivery.dispatched_at)
         self.assertEqual(endpoints_room(handed_over_within=60), {})
-
-
-@override_settings(EVENTS=FAST)
-class DatabaseFailureTests(TransactionTestCase):
-    """A task whose database failed is retried, not left holding its slot for a minute."""
-
-    def setUp(self):
-        self.receiver = Receiver()
-        self.addCleanup(self.receiver.stop)
-        WebhookEndpoint.objects.create(url=self.receiver.url, events=["*"])
-        make_order()
-        relay()
-        self.delivery = WebhookDelivery.objects.get()
-        WebhookDelivery.objects.update(dispatched_at=db_now())
-        self.claims = 0
-
-    def claim_failing(self, times):
-        """Patch the claim to fail ``times`` times as a restarting PostgreSQL does."""
-        real = services._claim_within_concurrency
-
-        def claim(delivery_id):
-            self.claims += 1
-            if self.claims <= times:
-                raise OperationalError("server closed the connection unexpectedly")
-            return real(delivery_id)
-
-        return mock.patch.object(services, "_claim_within_concurrency", claim)
-
-    def test_the_task_is_retried_until_the_database_is_back_and_delivers(self):
-        with self.claim_failing(2):
-            result = delivery_attempt_task.apply(args=[self.delivery.pk])
-        self.assertEqual(result.get(), "delivered")
-        self.assertEqual(self.claims, 3)
-        self.assertEqual(len(self.receiver.requests), 1)
-        self.delivery.refresh_from_db()
-        self.assertEqual(self.delivery.state, WebhookDelivery.State.DELIVERED)
-        self.assertIsNone(self.delivery.dispatched_at)
-
-    def test_past_its_last_retry_the_task_fails_and_its_slot_waits_for_the_relay(self):
-        with self.claim_failing(DATABASE_RETRIES + 1):
-            result = delivery_attempt_task.apply(args=[self.delivery.pk])
-        self.assertIsInstance(result.result, OperationalError)
-        self.assertEqual(self.claims, DATABASE_RETRIES + 1)
-        self.assertEqual(self.receiver.requests, [])
-        self.assertEqual(
-            endpoints_room(handed_over_within=60), {self.delivery.endpoint_id: 1}
-        )
 
 
 class NoTransactionTests(TransactionTestCase):
