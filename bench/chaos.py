@@ -75,6 +75,9 @@ KINDS = (
 #: is carried out again (the documented duplicate windows of the outbox and
 #: of webhooks).
 KILL_WINDOW = 2.0
+#: Seconds after a SIGKILL in which the endpoint may still answer a request
+#: the killed worker had sent: its acceptance is then recorded after the kill.
+IN_FLIGHT_AT_KILL = 0.5
 
 
 def free_port() -> int:
@@ -1032,7 +1035,7 @@ class Run:
         # An attempt claimed before PostgreSQL stopped may be answered
         # until it is back, and its record fails.
         windows = [
-            (f.at - KILL_WINDOW, f.at)
+            (f.at - KILL_WINDOW, f.at + IN_FLIGHT_AT_KILL)
             for f in faults
             if f.name.startswith("SIGKILL worker")
         ]
