@@ -76,6 +76,24 @@ class Broker:
     def connection(self):
         return kombu.Connection(self.url)
 
+    def refuse_publishes(self, pattern):
+        """Make the queues matching ``pattern`` full: RabbitMQ refuses (nacks) what comes."""
+        full = '{"max-length": 0, "overflow": "reject-publish"}'
+        _rabbitmqctl(
+            "set_policy",
+            "-p",
+            self.vhost,
+            "--apply-to",
+            "queues",
+            "full",
+            pattern,
+            full,
+        )
+
+    def accept_publishes(self):
+        """Undo ``refuse_publishes``."""
+        _rabbitmqctl("clear_policy", "-p", self.vhost, "full")
+
     def forwarded(self):
         """Return a Forwarder to this RabbitMQ and the URL of this vhost through it."""
         host, port = RABBITMQ_HOST.rsplit(":", 1)

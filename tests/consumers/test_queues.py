@@ -196,16 +196,10 @@ class QuorumQueueTests(TransactionTestCase):
         delivery limit the broker's own dead-lettering (at least once) keeps
         it on the queue until the dead queue takes it. It is never lost.
         """
-        policy = ["rabbitmqctl", "-q", "set_policy", "-p", self.broker.vhost]
-        full = '{"max-length": 0, "overflow": "reject-publish"}'
         publish(self.conn, b"{not json")
         # A quorum queue refuses once it is over its length: one is there.
         publish(self.conn, b"{}", to=DEAD)
-        subprocess.run(
-            [*policy, "--apply-to", "queues", "full", r"^payment-events\.dead$", full],
-            check=True,
-            timeout=60,
-        )
+        self.broker.refuse_publishes(r"^payment-events\.dead$")
         worker = self.start_worker()
         refused = "not published to payment-events.dead"
         wait_for(

@@ -1,6 +1,5 @@
 import json
 import signal
-import subprocess
 
 import kombu
 from celery import current_app
@@ -124,16 +123,9 @@ class UnconfirmedPublishTests(OrderEventsQueue, TransactionTestCase):
     def test_an_event_the_broker_refuses_is_published_again(self):
         WebhookEndpoint.objects.create(url="https://example.com/hook", events=["*"])
         make_order(status="processing")
-        policy = ["rabbitmqctl", "-q", "set_policy", "-p", self.broker.vhost]
-        full = '{"max-length": 0, "overflow": "reject-publish"}'
-        subprocess.run(
-            [*policy, "--apply-to", "queues", "full", "^order-events$", full],
-            check=True,
-            timeout=60,
-        )
+        self.broker.refuse_publishes("^order-events$")
         self.relay_fails(EventPublisher(self.broker.url))
-        clear = ["rabbitmqctl", "-q", "clear_policy", "-p", self.broker.vhost]
-        subprocess.run([*clear, "full"], check=True, timeout=60)
+        self.broker.accept_publishes()
         self.relay_again()
         self.assertEqual(len(self.received()), 2)
         self.assertEqual(WebhookDelivery.objects.count(), 2)

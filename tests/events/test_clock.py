@@ -6,7 +6,6 @@ still agree on who holds a delivery and when it is due.
 """
 
 from datetime import timedelta
-from unittest import mock
 
 from django.db.models.functions import Now
 from django.test import TransactionTestCase, override_settings
@@ -16,15 +15,10 @@ from events.models import WebhookDelivery, WebhookEndpoint
 from events.services import delivery_attempt
 from tests.events.helpers import FAST, relay
 from tests.events.receiver import Receiver
+from tests.idempotency.test_clock import host_clock
 from tests.webhooks.deliveries import make_order
 
 MONTH = timedelta(days=30)
-
-
-def host_clock(offset):
-    """Set this host's clock ``offset`` apart from the database's."""
-    real = timezone.now
-    return mock.patch("django.utils.timezone.now", lambda: real() + offset)
 
 
 @override_settings(EVENTS=FAST)

@@ -1,6 +1,5 @@
 """The outbox's failure classes with a real worker: a database that goes away, a crash."""
 
-import subprocess
 import sys
 
 from celery import current_app
@@ -53,13 +52,7 @@ class OutboxFaultTests(TransactionTestCase):
             conn.default_channel.queue_declare(
                 queue="celery", durable=True, auto_delete=False
             )
-        policy = ["rabbitmqctl", "-q", "set_policy", "-p", self.broker.vhost]
-        full = '{"max-length": 0, "overflow": "reject-publish"}'
-        subprocess.run(
-            [*policy, "--apply-to", "queues", "full", "^celery$", full],
-            check=True,
-            timeout=60,
-        )
+        self.broker.refuse_publishes("^celery$")
         web = Gunicorn(workers=1, env={"CELERY_BROKER_URL": self.broker.url})
         self.addCleanup(web.stop)
         web.wait_until_ready()
@@ -69,8 +62,7 @@ class OutboxFaultTests(TransactionTestCase):
         with self.broker.connection() as conn:
             _, waiting, _ = conn.default_channel.queue_declare("celery", passive=True)
         self.assertEqual(waiting, 0)
-        clear = ["rabbitmqctl", "-q", "clear_policy", "-p", self.broker.vhost]
-        subprocess.run([*clear, "full"], check=True, timeout=60)
+        self.broker.accept_publishes()
         smtp = self.smtp()
         env = {"OUTBOX_RELAY_INTERVAL": "1", "OUTBOX_RELAY_AFTER": "1"}
         worker = self.worker(smtp, env=env, beat=True)
@@ -171,13 +163,7 @@ class CeleryPublishTests(SimpleTestCase):
             conn.default_channel.queue_declare(
                 queue="celery", durable=True, auto_delete=False
             )
-        policy = ["rabbitmqctl", "-q", "set_policy", "-p", broker.vhost]
-        full = '{"max-length": 0, "overflow": "reject-publish"}'
-        subprocess.run(
-            [*policy, "--apply-to", "queues", "full", "^celery$", full],
-            check=True,
-            timeout=60,
-        )
+        broker.refuse_publishes("^celery$")
         result = run(
             [sys.executable, "-c", CELERY_PUBLISH],
             CELERY_BROKER_URL=broker.url,
