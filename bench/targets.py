@@ -77,7 +77,7 @@ class Target:
 TARGETS = (
     Target(RATIOS[0].title, least=0.90),
     Target(RATIOS[1].title, least=1.0),
-    Target(RATIOS[2].title, least=1.5),
+    Target(RATIOS[2].title, least=2.5),
     Target(RATIOS[7].title, least=0.95),
     Target(CONTENTION, most=0),
     Target(PURGE_SECONDS, most=30.0),

@@ -17,7 +17,11 @@ from django.db.migrations.state import ProjectState
 def primary_key_set(
     schema_editor: Any, *, table: str, columns: tuple[str, ...]
 ) -> None:
-    """Make the primary key of ``table`` span ``columns``, keeping its name."""
+    """Make the primary key of ``table`` span ``columns``, keeping its name.
+
+    Two statements: Citus alters a distributed table with one subcommand at
+    a time.
+    """
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
@@ -26,9 +30,9 @@ def primary_key_set(
         f"{table}_pkey",
     )
     quote = schema_editor.quote_name
+    schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     schema_editor.execute(
-        f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)},"
-        f" ADD CONSTRAINT {quote(name)}"
+        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)}"
         f" PRIMARY KEY ({', '.join(quote(c) for c in columns)})"
     )
 
@@ -38,23 +42,26 @@ def _column(model: Any, field: str) -> str:
 
 
 class DatabasePrimaryKey(migrations.operations.base.Operation):
-    """Make a model's primary key in the database span ``fields`` (``id`` last).
+    """Make a model's primary key in the database span ``fields``, in that order.
 
-    The model state is unchanged. Backwards, the key is ``id`` alone again.
+    The model state is unchanged. Backwards, the key is ``previous`` again
+    (``id`` alone by default).
     """
 
     reversible = True
 
-    def __init__(self, model_name: str, fields: list[str]) -> None:
+    def __init__(
+        self, model_name: str, fields: list[str], previous: list[str] | None = None
+    ) -> None:
         self.model_name = model_name
         self.fields = fields
+        self.previous = previous
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (
-            self.__class__.__name__,
-            [],
-            {"model_name": self.model_name, "fields": self.fields},
-        )
+        kwargs: dict[str, Any] = {"model_name": self.model_name, "fields": self.fields}
+        if self.previous is not None:
+            kwargs["previous"] = self.previous
+        return (self.__class__.__name__, [], kwargs)
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
         """Leave the model state as it is: ``id`` stays the ORM's primary key."""
@@ -91,7 +98,7 @@ class DatabasePrimaryKey(migrations.operations.base.Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        self._apply(app_label, schema_editor, to_state, ["id"])
+        self._apply(app_label, schema_editor, to_state, self.previous or ["id"])
 
     def describe(self) -> str:
         return f"Primary key of {self.model_name} in the database: {', '.join(self.fields)}"
@@ -183,3 +190,36 @@ class CompositeForeignKey(migrations.operations.base.Operation):
     @property
     def migration_name_fragment(self) -> str:
         return self.name.lower()
+
+
+class RemoveCompositeForeignKey(CompositeForeignKey):
+    """Drop a foreign key that ``CompositeForeignKey`` added; backwards, add it again.
+
+    Takes the arguments it was added with, so a migration can drop it
+    around a change of the key it references and add it back after.
+    """
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: Any,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: Any,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self) -> str:
+        return f"Remove foreign key {self.name} on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"remove_{self.name.lower()}"

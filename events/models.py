@@ -4,8 +4,8 @@ Where the tables live once the database is distributed (Citus): events and
 deliveries hold a user's rows and are distributed by ``owner``, co-located
 with the user's orders; endpoints are the staff's configuration, read by
 every delivery, a reference table. In PostgreSQL the primary keys of events
-and deliveries are ``(owner_id, id)`` and a delivery's foreign key to its
-event is ``(owner_id, event_id)`` (migration 0002).
+and deliveries are ``(id, owner_id)`` and a delivery's foreign key to its
+event is ``(owner_id, event_id)`` (migrations 0002 and 0004).
 """
 
 import secrets
@@ -33,8 +33,12 @@ class Event(models.Model):
         ORDER_CANCELLED = "order.cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index on the owner alone: the unique constraint leading with it serves it.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     type = models.CharField(max_length=32, choices=Type.choices)
     resource = models.CharField(max_length=16)
@@ -199,8 +203,12 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
+    # No index on the owner alone: the unique constraint leading with it serves it.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"

@@ -36,7 +36,8 @@ class IdempotencyKey(models.Model):
     requests, and ``@idempotent`` calls unless they name an owner); ``scope``
     is empty for HTTP requests and ``function:<name>`` for calls. The table is
     distributed by owner on Citus (plain data: this app imports no other), and
-    its primary key in PostgreSQL is ``(owner_id, id)`` (migration 0003).
+    its primary key in PostgreSQL is ``(id, owner_id)`` (migrations 0003
+    and 0004).
     """
 
     distribution = {"kind": "distributed", "by": "owner_id"}

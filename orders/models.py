@@ -93,9 +93,9 @@ def history_prefetch(owner_id: int) -> Prefetch:
 class Order(models.Model):
     """A user's order of a quantity of one product, identified by its client id.
 
-    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0003), so
-    the table can be distributed by owner; ``id`` alone stays unique, as its
-    identity column hands out each value once.
+    In PostgreSQL its primary key is ``(id, owner_id)`` (migrations 0003 and
+    0004), so the table can be distributed by owner; ``id`` alone stays
+    unique, as its identity column hands out each value once.
     """
 
     distribution = Distributed(by="owner")
@@ -117,8 +117,12 @@ class Order(models.Model):
     # so a transition knows its event's sequence without counting rows.
     EVENTS_IN: ClassVar[dict[str, int]] = {Status.PENDING: 1, Status.PROCESSING: 2}
 
+    # No index on the owner alone: the unique (owner, client_id) serves it.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        db_index=False,
     )
     client_id = models.CharField(max_length=128)
     product_id = models.PositiveIntegerField()
@@ -152,7 +156,10 @@ class OrderEvent(models.Model):
     distribution = Distributed(by="owner")
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     # The database's foreign key is (owner_id, order_id) -> (owner_id, id).
     order = models.ForeignKey(
@@ -162,6 +169,11 @@ class OrderEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        indexes = [
+            models.Index(
+                fields=["owner", "order"], name="orders_orderevent_owner_order"
+            ),
+        ]
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

@@ -141,8 +141,8 @@ class OutboxMessage(models.Model):
     """One effect outside the database (a mail), to be carried out once.
 
     It carries the owner of the change that caused it (0 for none), on whose
-    shard it is written; its primary key in PostgreSQL is ``(owner_id, id)``
-    and its dedupe key is unique per owner (migration 0002).
+    shard it is written; its primary key in PostgreSQL is ``(id, owner_id)``
+    and its dedupe key is unique per owner (migrations 0002 and 0004).
     """
 
     distribution = Distributed(by="owner_id")

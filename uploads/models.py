@@ -25,13 +25,17 @@ class Photo(models.Model):
 
     ``filename`` is the client's name for the photo and nothing else: the file
     is stored under a generated name, so no user input ever becomes a path.
-    In PostgreSQL its primary key is ``(owner_id, id)`` (migration 0002).
+    In PostgreSQL its primary key is ``(id, owner_id)`` (migrations 0002, 0003).
     """
 
     distribution = Distributed(by="owner")
 
+    # No index on the owner alone: the unique (owner, filename) serves it.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="photos",
+        db_index=False,
     )
     filename = models.CharField(max_length=255)
     caption = models.TextField(blank=True, default="")

@@ -35,7 +35,11 @@ def principals_fill(apps, schema_editor):
 
 
 def _primary_key_set(schema_editor, columns):
-    """Make the table's primary key span ``columns`` (PostgreSQL only)."""
+    """Make the table's primary key span ``columns`` (PostgreSQL only).
+
+    Two statements: Citus alters a distributed table with one subcommand at
+    a time.
+    """
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
@@ -44,9 +48,9 @@ def _primary_key_set(schema_editor, columns):
         constraints = connection.introspection.get_constraints(cursor, table)
     name = next(n for n, info in constraints.items() if info["primary_key"])
     quote = schema_editor.quote_name
+    schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     schema_editor.execute(
-        f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)},"
-        f" ADD CONSTRAINT {quote(name)}"
+        f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)}"
         f" PRIMARY KEY ({', '.join(quote(c) for c in columns)})"
     )
 

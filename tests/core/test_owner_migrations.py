@@ -124,11 +124,11 @@ class OwnerMigrationTests(TransactionTestCase):
         self.assertEqual(WebhookEvent.objects.get().event_id, "evt-1")
         if connection.vendor == "postgresql":
             expected = {
-                "orders_order": ["owner_id", "id"],
-                "orders_orderevent": ["owner_id", "id"],
-                "uploads_photo": ["owner_id", "id"],
-                "idempotency_idempotencykey": ["owner_id", "id"],
-                "outbox_outboxmessage": ["owner_id", "id"],
+                "orders_order": ["id", "owner_id"],
+                "orders_orderevent": ["id", "owner_id"],
+                "uploads_photo": ["id", "owner_id"],
+                "idempotency_idempotencykey": ["id", "owner_id"],
+                "outbox_outboxmessage": ["id", "owner_id"],
                 "webhooks_webhookevent": ["event_id", "id"],
             }
             for table, columns in expected.items():

@@ -73,7 +73,7 @@ class OwnerKeysTests(TransactionTestCase):
         if connection.vendor == "postgresql":
             for table in ("events_event", "events_webhookdelivery"):
                 with self.subTest(table=table):
-                    self.assertEqual(primary_key(table), ["owner_id", "id"])
+                    self.assertEqual(primary_key(table), ["id", "owner_id"])
             keys = foreign_keys("events_webhookdelivery")
             self.assertNotIn(("event_id",), keys)
             self.assertIn(("owner_id", "event_id"), keys)
