@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from core.plans import plan_with_values
 from events.records import order_events_record
 from orders.models import Order, OrderEvent
 from outbox.services import mail_publish
@@ -54,9 +55,10 @@ def orders_import(*, owner: Any, items: Sequence[ImportItem]) -> list[ImportResu
 
     The batch is one transaction of four statements whatever its size (one
     bulk INSERT of the orders that skips conflicts, one read of every
-    client_id of the batch, one bulk INSERT of the creation events, one of their ``order.created``
-    events; SQLite
-    splits each INSERT into chunks of its 999 variables). Raise ValueError
+    client_id of the batch, one bulk INSERT of the creation events, one of
+    their ``order.created`` events), after one that has PostgreSQL plan them
+    with their values (``core.plans``); SQLite splits each INSERT into chunks
+    of its 999 variables. Raise ValueError
     for an empty batch or one of more than ``IMPORT_BATCH_MAX`` items.
     """
     if not 1 <= len(items) <= IMPORT_BATCH_MAX:
@@ -79,6 +81,7 @@ def _orders_insert(
     client ids this call created.
     """
     with transaction.atomic():
+        plan_with_values()
         # Sorted, so that concurrent batches with common client ids wait for
         # each other's rows in one order, never in a cycle (a deadlock).
         Order.objects.bulk_create(
@@ -115,8 +118,12 @@ def _orders_read(*, owner: Any, client_ids: Iterable[str]) -> dict[str, Any]:
     rows = (
         Order.objects.filter(owner=owner, client_id__in=client_ids)
         .annotate(
+            # Correlated on the owner too: one probe of the events' (owner,
+            # order) index per order, never a read of all the owner's events.
             recorded=Exists(
-                OrderEvent.objects.filter(owner=owner, order=OuterRef("pk"))
+                OrderEvent.objects.filter(
+                    owner_id=OuterRef("owner_id"), order=OuterRef("pk")
+                )
             )
         )
         .values_list(
