@@ -13,10 +13,10 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connection
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -167,6 +167,23 @@ class BrowserTestCase(StaticLiveServerTestCase):
     def wait(self) -> WebDriverWait:
         return WebDriverWait(self.driver, WAIT_SECONDS)
 
+    def wait_until_gone(self, element) -> None:
+        """Wait until ``element`` has left the document (the page was replaced).
+
+        Chromium may answer a question about a node of a page it has just
+        replaced with an inspector error instead of "stale element": both
+        mean the node is gone.
+        """
+
+        def gone(_driver) -> bool:
+            try:
+                element.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
+        self.wait().until(gone)
+
     def wait_for_server(self, condition, message):
         """Wait, without touching the browser, until ``condition()`` is true."""
         return WebDriverWait(self.driver, WAIT_SECONDS).until(
@@ -204,4 +221,4 @@ class BrowserTestCase(StaticLiveServerTestCase):
         self.screenshot("login-form")
         login_page = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-        self.wait().until(EC.staleness_of(login_page))
+        self.wait_until_gone(login_page)

@@ -56,7 +56,7 @@ class IdempotencyKeyAdminBrowserTests(BrowserTestCase):
         self.screenshot("admin-index")
         index = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, f"a[href='{CHANGELIST}']").click()
-        self.wait().until(EC.staleness_of(index))
+        self.wait_until_gone(index)
         self.assertEqual(
             len(self.driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")),
             2,
@@ -67,7 +67,7 @@ class IdempotencyKeyAdminBrowserTests(BrowserTestCase):
         search.send_keys(key)
         listing = self.driver.find_element(By.TAG_NAME, "html")
         search.send_keys(Keys.ENTER)
-        self.wait().until(EC.staleness_of(listing))
+        self.wait_until_gone(listing)
         rows = self.driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
         self.assertEqual(len(rows), 1)
         self.assertIn(key, rows[0].text)
@@ -75,7 +75,7 @@ class IdempotencyKeyAdminBrowserTests(BrowserTestCase):
 
         results = self.driver.find_element(By.TAG_NAME, "html")
         rows[0].find_element(By.LINK_TEXT, key).click()
-        self.wait().until(EC.staleness_of(results))
+        self.wait_until_gone(results)
         reply = self.wait().until(
             EC.visibility_of_element_located(
                 (By.CSS_SELECTOR, ".field-stored_reply pre")
@@ -114,7 +114,7 @@ class IdempotencyKeyAdminBrowserTests(BrowserTestCase):
         self.driver.find_element(By.NAME, "password").send_keys("pw-plain-secret")
         refused = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-        self.wait().until(EC.staleness_of(refused))
+        self.wait_until_gone(refused)
         self.screenshot("admin-login-refused")
         self.assertTrue(
             self.driver.current_url.startswith(f"{self.live_server_url}/admin/login/")

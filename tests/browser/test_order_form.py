@@ -65,7 +65,7 @@ class OrderFormDoubleSubmitTests(BrowserTestCase):
         self.wait_for_server(
             lambda: len(self.statuses(CREATE)) == 2, "expected two POSTs"
         )
-        self.wait().until(EC.staleness_of(form_page))
+        self.wait_until_gone(form_page)
         self.wait().until(
             EC.text_to_be_present_in_element(
                 (By.CSS_SELECTOR, ".response-info"), "HTTP 200 OK"
